@@ -1,21 +1,126 @@
-// The `lorakit` command line. Thin: parses arguments, calls a tool, prints its result.
+// The `lorakit` command line. Thin: parses arguments, calls a tool, prints its result as text or JSON.
+// Exit status: 0 success, 1 "differs" (diff), 2 error (bad input, I/O, usage).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/core.h>
+#include <memory>
+#include <optional>
+#include <tbb/global_control.h>
 
+#include "cli/progress.hpp"
 #include "lorakit/error.hpp"
+#include "tools/diff.hpp"
+#include "tools/inspect.hpp"
+#include "tools/quantize.hpp"
 #include "tools/version.hpp"
+
+namespace {
+
+using nlohmann::ordered_json;
+
+void print_json(const ordered_json& j) {
+  // Invalid UTF-8 in a file's strings must not abort the report: replace it.
+  fmt::print("{}\n", j.dump(2, ' ', false, ordered_json::error_handler_t::replace));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"lorakit — LoRA-family adapters on diffusion-model weights", "lorakit"};
   app.set_version_flag("--version", std::string(lorakit::tools::version()));
   app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Worker threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.fallthrough();  // --threads may also follow the subcommand
+
+  // inspect
+  auto* inspect = app.add_subcommand("inspect", "Show what a safetensors/GGUF file (or folder) holds");
+  std::string inspect_file;
+  bool inspect_json = false, inspect_tensors = false;
+  inspect->add_option("FILE", inspect_file, "Model or adapter: .safetensors, .gguf, "
+                                            "*.safetensors.index.json or a diffusers folder")
+      ->required();
+  inspect->add_flag("--json", inspect_json, "Machine-readable output");
+  inspect->add_flag("--tensors", inspect_tensors, "One line per tensor: name, dtype, shape, bytes");
+
+  // quantize
+  auto* quantize = app.add_subcommand(
+      "quantize", "Re-encode every weight tensor of >= 2 dims to one type (float or ggml)");
+  lorakit::tools::QuantizeOptions qopt;
+  std::string qtype;
+  bool fp8_cast = false;
+  quantize->add_option("IN", qopt.input, "Input model")->required();
+  quantize->add_option("-o,--output", qopt.output, "Output: .gguf, or .safetensors for float types")
+      ->required();
+  quantize->add_option("--type", qtype,
+                       "F32 F16 BF16 F8_E4M3 F8_E5M2 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K "
+                       "Q5_K Q6_K")
+      ->required();
+  quantize->add_flag("--fp8-cast", fp8_cast,
+                     "fp8 overflow as PyTorch's cast (NaN/inf) instead of saturating");
+
+  // diff
+  auto* diff = app.add_subcommand("diff", "Compare two models tensor by tensor by name "
+                                          "(exit 0 identical, 1 different, 2 error)");
+  std::string diff_a, diff_b;
+  bool diff_json = false;
+  diff->add_option("A", diff_a, "First model")->required();
+  diff->add_option("B", diff_b, "Second model")->required();
+  diff->add_flag("--json", diff_json, "Machine-readable output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  std::optional<tbb::global_control> limit;
+  if (threads > 0) limit.emplace(tbb::global_control::max_allowed_parallelism, threads);
+
+  try {
+    if (*inspect) {
+      auto r = lorakit::tools::inspect(inspect_file);
+      if (inspect_json)
+        print_json(lorakit::tools::render_json(r, inspect_tensors));
+      else
+        fmt::print("{}", lorakit::tools::render_text(r, inspect_tensors));
+      return 0;
+    }
+    if (*quantize) {
+      auto t = lorakit::dtype_from_user_name(qtype);
+      if (!t) throw lorakit::InvalidArgument("--type " + qtype + ": unknown type");
+      qopt.type = *t;
+      if (fp8_cast) qopt.encode.fp8_overflow = lorakit::codec::Fp8Overflow::Cast;
+      lorakit::cli::ProgressBar bar("quantize");
+      qopt.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total); };
+      auto r = lorakit::tools::quantize(qopt);
+      bar.finish();
+      fmt::print("{}: {} tensors re-encoded to {}, {} kept their type; {:.2f} GB read, "
+                 "{:.2f} GB written in {:.2f} s ({:.2f} GB/s read)\n",
+                 qopt.output, r.converted, lorakit::name(qopt.type), r.kept.size(),
+                 static_cast<double>(r.input_bytes) / 1e9,
+                 static_cast<double>(r.output_bytes) / 1e9, r.seconds,
+                 r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e9 / r.seconds : 0.0);
+      for (const auto& k : r.kept)
+        fmt::print("  kept {} {}: {}\n", k.name, lorakit::name(k.dtype), k.reason);
+      return 0;
+    }
+    if (*diff) {
+      auto r = lorakit::tools::diff(diff_a, diff_b);
+      if (diff_json)
+        print_json(lorakit::tools::render_json(r));
+      else
+        fmt::print("{}", lorakit::tools::render_text(r));
+      return r.same() ? 0 : 1;
+    }
   } catch (const lorakit::Error& e) {
+    std::fflush(stdout);
     fmt::print(stderr, "lorakit: error: {}\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "lorakit: error: out of memory\n");
     return 2;
   }
   return 0;

@@ -59,10 +59,11 @@ constexpr std::array<DTypeTraits, static_cast<size_t>(DType::kCount)> kTable{{
     {T::TQ1_0, "TQ1_0", 256, 54, false, 34, true},
     {T::TQ2_0, "TQ2_0", 256, 66, false, 35, true},
     {T::MXFP4, "MXFP4", 32, 17, false, 39, true},
-    // TODO(gguf): geometry of the three newest ggml types to be verified against ggml-common.h.
+    // block_nvfp4: 4 UE4M3 sub-block scales + 32 bytes of E2M1 nibbles; block_q1_0: fp16 scale + 128
+    // sign bits; block_q2_0: fp16 scale + 64 2-bit codes (ggml-common.h, ggml.c type_traits).
     {T::NVFP4, "NVFP4", 64, 36, false, 40, true},
-    {T::Q1_0, "Q1_0", 32, 6, false, 41, true},
-    {T::Q2_0, "Q2_0", 32, 10, false, 42, true},
+    {T::Q1_0, "Q1_0", 128, 18, false, 41, true},
+    {T::Q2_0, "Q2_0", 64, 18, false, 42, true},
 }};
 
 constexpr bool table_in_enum_order() {

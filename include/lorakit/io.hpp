@@ -166,6 +166,9 @@ class GgufWriter {
 
   void write(std::string_view name, std::span<const std::byte> data, uint64_t offset = 0);
   void commit();
+  // Non-fatal findings about the declared content, e.g. tensor names longer than 63 bytes (stock ggml
+  // cannot read them). Filled by the constructor; nothing is printed.
+  const std::vector<std::string>& warnings() const;
 
  private:
   struct Impl;

@@ -1,0 +1,30 @@
+// Highway kernels with runtime dispatch (internal): the hot decode/encode paths. Each gives the
+// same bits as its scalar twin in kernels.hpp on every input, NaNs included;
+// tests/codec/simd_test.cpp checks that for every compiled target the CPU supports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lorakit::codec::detail {
+
+// simd_convert.cpp
+void decode_f16_simd(const std::byte* src, float* dst, size_t n);
+void encode_f16_simd(const float* src, std::byte* dst, size_t n);
+void decode_bf16_simd(const std::byte* src, float* dst, size_t n);
+void encode_bf16_simd(const float* src, std::byte* dst, size_t n);
+
+// simd_dequant.cpp
+void dequantize_q8_0_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q4_k_simd(const std::byte* src, float* dst, size_t n);
+
+// For tests: the Highway targets compiled in and supported by this CPU, and a way to make dispatch
+// pick one of them (0 restores the normal choice).
+std::vector<int64_t> simd_targets();
+std::string simd_target_name(int64_t target);
+void force_simd_target(int64_t target);
+int64_t simd_dispatched_target();
+
+}  // namespace lorakit::codec::detail

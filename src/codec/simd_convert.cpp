@@ -1,0 +1,163 @@
+// Highway kernels for F16 ↔ F32 and BF16 ↔ F32, compiled once per SIMD target and chosen at run
+// time (foreach_target.h + HWY_DYNAMIC_DISPATCH). They do not use the F16C instructions: those keep
+// NaN payloads (ggml drops them) and Highway's fallback for targets without F16C does not round to
+// nearest even. Instead each lane runs the integer recipe of half.hpp, so every target gives the
+// scalar bits.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "codec/simd_convert.cpp"
+#include "codec/half.hpp"
+#include "codec/simd.hpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lorakit::codec::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Scalar tails use the definition itself.
+void DecodeF16Tail(const uint16_t* src, float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
+
+void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
+  const hn::ScalableTag<int32_t> di;
+  const hn::Rebind<float, decltype(di)> df;
+  const hn::Rebind<uint16_t, decltype(di)> du16;
+  const auto* src = reinterpret_cast<const uint16_t*>(src_bytes);
+  const size_t N = hn::Lanes(di);
+  const auto k7fff = hn::Set(di, 0x7FFF);
+  const auto k8000 = hn::Set(di, 0x8000);
+  const auto kRebiasNormal = hn::Set(di, 0x38000000);
+  const auto kRebiasSpecial = hn::Set(di, 0x70000000);
+  const auto kMinNormal = hn::Set(di, 0x0400);
+  const auto kMaxFinite = hn::Set(di, 0x7BFF);
+  const auto kUnit = hn::Set(df, 5.9604644775390625e-8f);  // 2^-24
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto h = hn::PromoteTo(di, hn::LoadU(du16, src + i));
+    const auto em = hn::And(h, k7fff);
+    const auto sign = hn::ShiftLeft<16>(hn::And(h, k8000));
+    const auto shifted = hn::ShiftLeft<13>(em);
+    const auto sub = hn::BitCast(di, hn::Mul(hn::ConvertTo(df, em), kUnit));
+    auto r = hn::IfThenElse(hn::Lt(em, kMinNormal), sub, hn::Add(shifted, kRebiasNormal));
+    r = hn::IfThenElse(hn::Gt(em, kMaxFinite), hn::Add(shifted, kRebiasSpecial), r);
+    hn::StoreU(hn::BitCast(df, hn::Or(r, sign)), df, dst + i);
+  }
+  DecodeF16Tail(src + i, dst + i, n - i);
+}
+
+void EncodeF16(const float* src, std::byte* dst_bytes, size_t n) {
+  const hn::ScalableTag<int32_t> di;
+  const hn::Rebind<float, decltype(di)> df;
+  const hn::Rebind<uint16_t, decltype(di)> du16;
+  auto* dst = reinterpret_cast<uint16_t*>(dst_bytes);
+  const size_t N = hn::Lanes(di);
+  const auto kAbs = hn::Set(di, 0x7FFFFFFF);
+  const auto k8000 = hn::Set(di, 0x8000);
+  const auto kRebias = hn::Set(di, 0x38000000);
+  const auto kHalfMinus1 = hn::Set(di, 0x0FFF);
+  const auto kOne = hn::Set(di, 1);
+  const auto kMinNormal = hn::Set(di, 0x38800000);   // 2^-14
+  const auto kLastFinite = hn::Set(di, 0x477FEFFF);  // just below 65520
+  const auto kInf = hn::Set(di, 0x7F800000);
+  const auto kHalfInf = hn::Set(di, 0x7C00);
+  const auto kHalfNaN = hn::Set(di, 0x7E00);
+  const auto kScale = hn::Set(df, 16777216.0f);  // 2^24
+  const auto kTwo23f = hn::Set(df, kTwo23);
+  const auto kTwo23i = hn::Set(di, static_cast<int32_t>(f32_bits(kTwo23)));
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto u = hn::BitCast(di, hn::LoadU(df, src + i));
+    const auto sign = hn::And(hn::ShiftRight<16>(u), k8000);  // arithmetic shift; bit 15 = sign
+    const auto a = hn::And(u, kAbs);
+    const auto t = hn::Sub(a, kRebias);
+    const auto normal =
+        hn::ShiftRight<13>(hn::Add(hn::Add(t, kHalfMinus1), hn::And(hn::ShiftRight<13>(t), kOne)));
+    const auto units = hn::Mul(hn::BitCast(df, a), kScale);
+    const auto sub = hn::Sub(hn::BitCast(di, hn::Add(units, kTwo23f)), kTwo23i);
+    auto r = hn::IfThenElse(hn::Lt(a, kMinNormal), sub, normal);
+    r = hn::IfThenElse(hn::Gt(a, kLastFinite), kHalfInf, r);
+    r = hn::IfThenElse(hn::Gt(a, kInf), kHalfNaN, r);
+    hn::StoreU(hn::DemoteTo(du16, hn::Or(r, sign)), du16, dst + i);
+  }
+  for (; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+}
+
+void DecodeBF16(const std::byte* src_bytes, float* dst, size_t n) {
+  const hn::ScalableTag<int32_t> di;
+  const hn::Rebind<float, decltype(di)> df;
+  const hn::Rebind<uint16_t, decltype(di)> du16;
+  const auto* src = reinterpret_cast<const uint16_t*>(src_bytes);
+  const size_t N = hn::Lanes(di);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto h = hn::PromoteTo(di, hn::LoadU(du16, src + i));
+    hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(h)), df, dst + i);
+  }
+  for (; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
+void EncodeBF16(const float* src, std::byte* dst_bytes, size_t n) {
+  const hn::ScalableTag<uint32_t> du;
+  const hn::RebindToSigned<decltype(du)> di;
+  const hn::Rebind<float, decltype(du)> df;
+  const hn::Rebind<uint16_t, decltype(du)> du16;
+  auto* dst = reinterpret_cast<uint16_t*>(dst_bytes);
+  const size_t N = hn::Lanes(du);
+  const auto kAbs = hn::Set(di, 0x7FFFFFFF);
+  const auto kInf = hn::Set(di, 0x7F800000);
+  const auto kRound = hn::Set(du, 0x7FFFu);
+  const auto kOne = hn::Set(du, 1u);
+  const auto kQuiet = hn::Set(du, 0x0040u);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    // Unsigned lanes for the rounding add, which may wrap past 2^31 for negative inputs.
+    const auto u = hn::BitCast(du, hn::LoadU(df, src + i));
+    const auto hi = hn::ShiftRight<16>(u);
+    const auto rounded = hn::ShiftRight<16>(hn::Add(hn::Add(u, kRound), hn::And(hi, kOne)));
+    const auto is_nan = hn::RebindMask(du, hn::Gt(hn::And(hn::BitCast(di, u), kAbs), kInf));
+    const auto r = hn::IfThenElse(is_nan, hn::Or(hi, kQuiet), rounded);
+    hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, r)), du16, dst + i);
+  }
+  for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+// Which target's code runs: lets the tests confirm that forcing a target took effect.
+int64_t CurrentTarget() { return HWY_TARGET; }
+
+}  // namespace lorakit::codec::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lorakit::codec::detail {
+
+HWY_EXPORT(DecodeF16);
+HWY_EXPORT(EncodeF16);
+HWY_EXPORT(DecodeBF16);
+HWY_EXPORT(EncodeBF16);
+HWY_EXPORT(CurrentTarget);
+
+void decode_f16_simd(const std::byte* src, float* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(DecodeF16)(src, dst, n);
+}
+void encode_f16_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(EncodeF16)(src, dst, n);
+}
+void decode_bf16_simd(const std::byte* src, float* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(DecodeBF16)(src, dst, n);
+}
+void encode_bf16_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(EncodeBF16)(src, dst, n);
+}
+
+int64_t simd_dispatched_target() { return HWY_DYNAMIC_DISPATCH(CurrentTarget)(); }
+std::vector<int64_t> simd_targets() { return hwy::SupportedAndGeneratedTargets(); }
+std::string simd_target_name(int64_t target) { return hwy::TargetName(target); }
+void force_simd_target(int64_t target) {
+  hwy::SetSupportedTargetsForTest(target);
+  // Make the next HWY_DYNAMIC_DISPATCH choose again among the (mocked) supported targets.
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+}  // namespace lorakit::codec::detail
+#endif  // HWY_ONCE

@@ -32,23 +32,28 @@ constexpr uint8_t encode_fp8(float f, const Fp8Format& fmt, Fp8Overflow mode) {
   const uint32_t u = f32_bits(f);
   const uint32_t sign = (u >> 24) & 0x80u;
   const uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return static_cast<uint8_t>(sign | 0x7Fu);  // NaN in both formats
   const uint32_t min_normal = static_cast<uint32_t>(127 + 1 - fmt.bias) << 23;
-  uint32_t code;
-  if (a >= min_normal) {
-    const int shift = 23 - fmt.mantissa_bits;
-    const uint32_t t = a - (static_cast<uint32_t>(127 - fmt.bias) << 23);  // rebias the exponent
-    code = (t + ((1u << (shift - 1)) - 1u) + ((t >> shift) & 1u)) >> shift;
-  } else {
-    // Subnormal range: a count of the smallest subnormal. Scaling by a power of two is exact and
-    // the count is < 2^mantissa_bits; adding 2^23 rounds it to an integer with ties to even. A
-    // count equal to 2^mantissa_bits is the smallest normal code, as it should be.
-    const float units =
-        f32_from_bits(a) *
-        f32_from_bits(static_cast<uint32_t>(127 + fmt.bias - 1 + fmt.mantissa_bits) << 23);
-    code = f32_bits(units + kTwo23) - f32_bits(kTwo23);
-  }
-  if (code > fmt.max_code) code = mode == Fp8Overflow::Saturate ? fmt.max_code : fmt.overflow_cast;
+  // Every candidate is computed and one selected with masks, without a branch: weights straddle the
+  // normal/subnormal boundary of e4m3fn (2^-6), so a branch would mispredict half the time (and the
+  // compiler turns a plain ?: back into one). Branch-free, the loops also vectorise.
+  const int shift = 23 - fmt.mantissa_bits;
+  const uint32_t t = a - (static_cast<uint32_t>(127 - fmt.bias) << 23);  // rebias the exponent
+  const uint32_t normal = (t + ((1u << (shift - 1)) - 1u) + ((t >> shift) & 1u)) >> shift;
+  // Subnormal range: a count of the smallest subnormal. Scaling by a power of two is exact and the
+  // count is < 2^mantissa_bits; adding 2^23 rounds it to an integer with ties to even. A count
+  // equal to 2^mantissa_bits is the smallest normal code, as it should be. (For large a the product
+  // is meaningless or inf, and not selected.)
+  const float units =
+      f32_from_bits(a) *
+      f32_from_bits(static_cast<uint32_t>(127 + fmt.bias - 1 + fmt.mantissa_bits) << 23);
+  const uint32_t subnormal = f32_bits(units + kTwo23) - f32_bits(kTwo23);
+  const uint32_t is_normal = 0u - static_cast<uint32_t>(a >= min_normal);
+  uint32_t code = (normal & is_normal) | (subnormal & ~is_normal);
+  const uint32_t overflow = 0u - static_cast<uint32_t>(code > fmt.max_code);
+  const uint32_t past = mode == Fp8Overflow::Saturate ? fmt.max_code : fmt.overflow_cast;
+  code = (past & overflow) | (code & ~overflow);
+  const uint32_t is_nan = 0u - static_cast<uint32_t>(a > 0x7F800000u);  // 0x7F in both formats
+  code = (0x7Fu & is_nan) | (code & ~is_nan);
   return static_cast<uint8_t>(sign | code);
 }
 

@@ -24,16 +24,16 @@ inline constexpr float kGroupMaxEps = 1e-15f;
 // 0.49999997: the fraction v − trunc(v) is exact for every float, so comparing it with 0.5 is exact
 // too.
 inline int32_t roundaway(float v) {
-  if (!(std::fabs(v) < 8388608.0f)) {  // from 2^23 up every float is an integer already
+  if (!(std::fabs(v) < 8388608.0f))
+      [[unlikely]] {  // from 2^23 up every float is an integer already
     if (v >= 2147483648.0f) return INT32_MAX;
     if (v <= -2147483648.0f) return INT32_MIN;
     return static_cast<int32_t>(v);
   }
   const int32_t t = static_cast<int32_t>(v);  // truncation toward zero
   const float frac = v - static_cast<float>(t);
-  if (frac >= 0.5f) return t + 1;
-  if (frac <= -0.5f) return t - 1;
-  return t;
+  // Comparisons as 0/1 rather than branches: on real data the direction is a coin flip.
+  return t + static_cast<int32_t>(frac >= 0.5f) - static_cast<int32_t>(frac <= -0.5f);
 }
 
 // Nearest integer, halves to even (ggml's nearest_int). Below 2^22 in magnitude, adding 1.5·2^23

@@ -7,10 +7,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <bit>
-#include <cstring>
+#include <functional>
 #include <limits>
-#include <unordered_set>
 
 #include "io/gguf_format.hpp"
 
@@ -31,6 +31,7 @@ class GgufParser {
 
  private:
   static constexpr uint64_t kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  static constexpr uint64_t kReserveCap = 4096;
 
   struct RawInfo {
     uint64_t at = 0;  // byte offset of the tensor info
@@ -133,7 +134,9 @@ class GgufParser {
   // ---- metadata ----------------------------------------------------------------------------
 
   void read_metadata() {
-    src_.metadata_.reserve(n_kv_);
+    // Counts are bounded by the file size, but an entry in memory is larger than its encoding; cap
+    // what is reserved up front and let real content grow the vectors.
+    src_.metadata_.reserve(std::min(n_kv_, kReserveCap));
     for (uint64_t i = 0; i < n_kv_; ++i) {
       uint64_t at = pos_;
       std::string_view key = str(fmt::format("key #{}", i));
@@ -233,7 +236,7 @@ class GgufParser {
                fmt::format("key '{}': array of {} elements at byte {}; at most {} allowed", key, n,
                            count_at, gguf::kMaxArrayElements));
         GgufArray arr;
-        arr.reserve(n);
+        arr.reserve(std::min(n, kReserveCap));
         for (uint64_t i = 0; i < n; ++i) arr.push_back(read_value(etype, key, what, true));
         v.array_type = etype;
         v.value = std::move(arr);
@@ -264,8 +267,8 @@ class GgufParser {
   // ---- tensor infos ------------------------------------------------------------------------
 
   void read_tensor_infos() {
-    src_.tensors_.reserve(n_tensors_);
-    raw_.reserve(n_tensors_);
+    src_.tensors_.reserve(std::min(n_tensors_, kReserveCap));
+    raw_.reserve(std::min(n_tensors_, kReserveCap));
     for (uint64_t i = 0; i < n_tensors_; ++i) {
       RawInfo raw;
       raw.at = pos_;
@@ -499,7 +502,9 @@ TensorView GgufSource::view(std::string_view name) const {
 
 TensorView GgufSource::view(const TensorInfo& info) const {
   // An info of this source is used as is; one from elsewhere is looked up by name.
-  if (!tensors_.empty() && &info >= tensors_.data() && &info < tensors_.data() + tensors_.size())
+  std::less<const TensorInfo*> before;
+  if (!tensors_.empty() && !before(&info, tensors_.data()) &&
+      before(&info, tensors_.data() + tensors_.size()))
     return TensorView{&info, file_.bytes().subspan(info.file_offset, info.nbytes)};
   return view(info.name);
 }

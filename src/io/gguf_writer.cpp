@@ -277,9 +277,14 @@ void GgufWriter::Impl::layout(std::vector<MetadataEntry> kv, std::vector<TensorD
                                   e.key, to_string(e.value), elements, named->first));
     }
   }
-  if (alignment != gguf::kDefaultAlignment && !keys.count(gguf::kAlignmentKey))
+  // Decide both before appending: `keys` views strings that a reallocation of `kv` would move.
+  const bool add_alignment =
+      alignment != gguf::kDefaultAlignment && !keys.count(gguf::kAlignmentKey);
+  const bool add_qversion = quantized && !keys.count(gguf::kQuantizationVersionKey);
+  keys.clear();
+  if (add_alignment)
     kv.push_back(MetadataEntry{std::string(gguf::kAlignmentKey), u32_value(alignment)});
-  if (quantized && !keys.count(gguf::kQuantizationVersionKey))
+  if (add_qversion)
     kv.push_back(MetadataEntry{std::string(gguf::kQuantizationVersionKey),
                                u32_value(gguf::kQuantizationVersion)});
 

@@ -11,7 +11,6 @@
 #include <filesystem>
 
 #include "io/safetensors_folder.hpp"
-#include "io/safetensors_header.hpp"
 #include "io/safetensors_sharded.hpp"
 #include "lorakit/io.hpp"
 
@@ -42,18 +41,23 @@ std::string read_prefix(const std::string& path, size_t n) {
   return out;
 }
 
-// An 8-byte length that fits the file and the limit, then JSON whitespace and "{".
-bool looks_like_safetensors(const std::string& prefix, uint64_t file_size) {
+// Safetensors has no magic, so recognise its shape: an 8-byte binary length (a real one has zero
+// high bytes; text never has control bytes there), then a JSON value. The length itself is not
+// checked, so that a damaged file gets the reader's precise verdict rather than "unknown format".
+bool looks_like_safetensors(const std::string& prefix) {
   if (prefix.size() < 9) return false;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(prefix[static_cast<size_t>(i)]);
-  if (n == 0 || n > kMaxSafetensorsHeader || n > file_size - 8) return false;
-  for (size_t i = 8; i < prefix.size() && i < 8 + n; ++i) {
-    char c = prefix[i];
-    if (c == '{') return true;
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  bool binary = false;
+  for (size_t i = 0; i < 8; ++i) {
+    const auto c = static_cast<unsigned char>(prefix[i]);
+    binary = binary || c < 0x20 || c >= 0x7F;
   }
-  return false;
+  if (!binary) return false;
+  size_t i = 8;
+  if (prefix.compare(i, 3, "\xEF\xBB\xBF") == 0) i += 3;  // a BOM: the reader names that error
+  while (i < prefix.size() &&
+         (prefix[i] == ' ' || prefix[i] == '\t' || prefix[i] == '\n' || prefix[i] == '\r'))
+    ++i;
+  return i < prefix.size() && (prefix[i] == '{' || prefix[i] == '[' || prefix[i] == '"');
 }
 
 }  // namespace
@@ -72,11 +76,9 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
   }
   if (name.ends_with(".index.json")) return open_sharded_safetensors(path);
 
-  const uint64_t size = fs::file_size(path, ec);
-  if (ec) throw IoError(path + ": cannot stat: " + ec.message());
   const std::string prefix = read_prefix(path, 4096);
   if (prefix.starts_with("GGUF") || name.ends_with(".gguf")) return open_gguf(path);
-  if (name.ends_with(".safetensors") || looks_like_safetensors(prefix, size))
+  if (name.ends_with(".safetensors") || looks_like_safetensors(prefix))
     return open_safetensors(path);
   throw FormatError(path, "unknown_format",
                     "neither GGUF (no \"GGUF\" magic) nor safetensors (no 8-byte header length "

@@ -97,7 +97,7 @@ class HeaderSax final : public json::json_sax_t {
   bool boolean(bool) override { return value(Kind::Bool); }
   bool number_integer(number_integer_t v) override {
     // nlohmann hands non-negative integers to number_unsigned; this one is negative (or "-0").
-    return value(Kind::Negative, 0, nullptr, std::to_string(v));
+    return value(Kind::Negative, 0, nullptr, v == 0 ? "-0" : std::to_string(v));
   }
   bool number_unsigned(number_unsigned_t v) override { return value(Kind::Unsigned, v); }
   bool number_float(number_float_t, const string_t& raw) override {

@@ -190,6 +190,8 @@ TEST(FolderDispatch, FilesAreRecognisedByContent) {
   // Neither format.
   write_file(dir / "notes.txt", std::string("hello, this is not a tensor file"));
   EXPECT_EQ(error_class(dir / "notes.txt", &msg), "unknown_format");
+  write_file(dir / "config.json", std::string(R"({"abcdef":1})"));  // '"' at byte 8, but text
+  EXPECT_EQ(error_class(dir / "config.json"), "unknown_format");
   write_file(dir / "tiny", std::string("abc"));
   EXPECT_EQ(error_class(dir / "tiny"), "unknown_format");
   // A damaged file named .safetensors gets the safetensors reader's verdict.

@@ -1,6 +1,7 @@
 #include "io/safetensors_layout.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "io/safetensors_header.hpp"
 #include "io/safetensors_json.hpp"
@@ -114,6 +115,11 @@ SafetensorsLayout plan_safetensors(
                       "the header would be " + std::to_string(h.size()) +
                           " bytes, more than the 100,000,000 a safetensors reader accepts");
 
+  // Offsets within the file are off_t for pwrite/ftruncate: the whole file must fit in int64.
+  constexpr uint64_t kMaxFile = static_cast<uint64_t>(INT64_MAX);
+  if (layout.data_size > kMaxFile - 8 - h.size())
+    throw InvalidArgument(dest + ": the tensors hold " + std::to_string(layout.data_size) +
+                          " bytes, more than a file can hold");
   layout.prefix.reserve(8 + h.size());
   uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) layout.prefix.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));

@@ -323,6 +323,7 @@ TEST(SafetensorsWriter, ErrorsLeaveNothingBehind) {
     EXPECT_THROW(SafetensorsWriter(d, {{"s", DType::I32, {2, UINT64_MAX / 2}}}), InvalidArgument);
     EXPECT_THROW(SafetensorsWriter(d, {{"s", DType::U8, {UINT64_MAX}}, {"t", DType::U8, {1}}}),
                  InvalidArgument);
+    EXPECT_THROW(SafetensorsWriter(d, {{"s", DType::U8, {uint64_t{1} << 63}}}), InvalidArgument);
     EXPECT_THROW(SafetensorsWriter(d, {{"__metadata__", DType::U8, {1}}}), InvalidArgument);
     EXPECT_THROW(SafetensorsWriter(d, {{"\xff", DType::U8, {1}}}), InvalidArgument);
     EXPECT_THROW(SafetensorsWriter(d, {}, std::map<std::string, std::string>{{"k", "\xc3"}}),

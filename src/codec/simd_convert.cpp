@@ -6,6 +6,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "codec/simd_convert.cpp"
 #include "codec/half.hpp"
+#include "codec/rounding.hpp"
 #include "codec/simd.hpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
@@ -13,11 +14,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Scalar tails use the definition itself.
-void DecodeF16Tail(const uint16_t* src, float* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
-}
 
 void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
   const hn::ScalableTag<int32_t> di;
@@ -43,7 +39,8 @@ void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
     r = hn::IfThenElse(hn::Gt(em, kMaxFinite), hn::Add(shifted, kRebiasSpecial), r);
     hn::StoreU(hn::BitCast(df, hn::Or(r, sign)), df, dst + i);
   }
-  DecodeF16Tail(src + i, dst + i, n - i);
+  // The tails use the scalar definition, through memcpy because the buffers may be unaligned.
+  for (; i < n; ++i) dst[i] = f16_to_f32(load_u16(src_bytes + 2 * i));
 }
 
 void EncodeF16(const float* src, std::byte* dst_bytes, size_t n) {
@@ -80,7 +77,7 @@ void EncodeF16(const float* src, std::byte* dst_bytes, size_t n) {
     r = hn::IfThenElse(hn::Gt(a, kInf), kHalfNaN, r);
     hn::StoreU(hn::DemoteTo(du16, hn::Or(r, sign)), du16, dst + i);
   }
-  for (; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+  for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_f16(src[i]));
 }
 
 void DecodeBF16(const std::byte* src_bytes, float* dst, size_t n) {
@@ -94,7 +91,7 @@ void DecodeBF16(const std::byte* src_bytes, float* dst, size_t n) {
     const auto h = hn::PromoteTo(di, hn::LoadU(du16, src + i));
     hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(h)), df, dst + i);
   }
-  for (; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+  for (; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src_bytes + 2 * i));
 }
 
 void EncodeBF16(const float* src, std::byte* dst_bytes, size_t n) {
@@ -119,7 +116,7 @@ void EncodeBF16(const float* src, std::byte* dst_bytes, size_t n) {
     const auto r = hn::IfThenElse(is_nan, hn::Or(hi, kQuiet), rounded);
     hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, r)), du16, dst + i);
   }
-  for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+  for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_bf16(src[i]));
 }
 
 // Which target's code runs: lets the tests confirm that forcing a target took effect.

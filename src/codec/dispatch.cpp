@@ -41,60 +41,36 @@ void encode_e5m2(const float* src, std::byte* dst, size_t n, const EncodeOptions
 // hot types; their scalar twins stay reachable for the tests through kernels.hpp.
 Kernels kernels_for(DType t) {
   namespace d = detail;
+  // clang-format off
   switch (t) {
-    case DType::F32:
-      return {d::decode_f32, encode_plain<d::encode_f32>};
-    case DType::F64:
-      return {d::decode_f64, encode_plain<d::encode_f64>};
-    case DType::F16:
-      return {d::decode_f16_simd, encode_plain<d::encode_f16_simd>};
-    case DType::BF16:
-      return {d::decode_bf16_simd, encode_plain<d::encode_bf16_simd>};
-    case DType::F8_E4M3:
-      return {d::decode_e4m3fn, encode_e4m3fn};
-    case DType::F8_E5M2:
-      return {d::decode_e5m2, encode_e5m2};
-    case DType::BOOL:
-      return {d::decode_bool};
-    case DType::U8:
-      return {d::decode_u8};
-    case DType::I8:
-      return {d::decode_i8};
-    case DType::U16:
-      return {d::decode_u16};
-    case DType::I16:
-      return {d::decode_i16};
-    case DType::U32:
-      return {d::decode_u32};
-    case DType::I32:
-      return {d::decode_i32};
-    case DType::U64:
-      return {d::decode_u64};
-    case DType::I64:
-      return {d::decode_i64};
-    case DType::Q8_0:
-      return {d::dequantize_q8_0_simd, encode_plain<d::quantize_q8_0>, true};
-    case DType::Q4_0:
-      return {d::dequantize_q4_0, encode_plain<d::quantize_q4_0>, true};
-    case DType::Q4_1:
-      return {d::dequantize_q4_1, encode_plain<d::quantize_q4_1>, true};
-    case DType::Q5_0:
-      return {d::dequantize_q5_0, encode_plain<d::quantize_q5_0>, true};
-    case DType::Q5_1:
-      return {d::dequantize_q5_1, encode_plain<d::quantize_q5_1>, true};
-    case DType::Q2_K:
-      return {d::dequantize_q2_k, encode_plain<d::quantize_q2_k>, true};
-    case DType::Q3_K:
-      return {d::dequantize_q3_k, encode_plain<d::quantize_q3_k>, true};
-    case DType::Q4_K:
-      return {d::dequantize_q4_k_simd, encode_plain<d::quantize_q4_k>, true};
-    case DType::Q5_K:
-      return {d::dequantize_q5_k, encode_plain<d::quantize_q5_k>, true};
-    case DType::Q6_K:
-      return {d::dequantize_q6_k, encode_plain<d::quantize_q6_k>, true};
-    default:
-      return {};
+    case DType::F32: return {d::decode_f32, encode_plain<d::encode_f32>};
+    case DType::F64: return {d::decode_f64, encode_plain<d::encode_f64>};
+    case DType::F16: return {d::decode_f16_simd, encode_plain<d::encode_f16_simd>};
+    case DType::BF16: return {d::decode_bf16_simd, encode_plain<d::encode_bf16_simd>};
+    case DType::F8_E4M3: return {d::decode_e4m3fn, encode_e4m3fn};
+    case DType::F8_E5M2: return {d::decode_e5m2, encode_e5m2};
+    case DType::BOOL: return {d::decode_bool};
+    case DType::U8: return {d::decode_u8};
+    case DType::I8: return {d::decode_i8};
+    case DType::U16: return {d::decode_u16};
+    case DType::I16: return {d::decode_i16};
+    case DType::U32: return {d::decode_u32};
+    case DType::I32: return {d::decode_i32};
+    case DType::U64: return {d::decode_u64};
+    case DType::I64: return {d::decode_i64};
+    case DType::Q8_0: return {d::dequantize_q8_0_simd, encode_plain<d::quantize_q8_0>, true};
+    case DType::Q4_0: return {d::dequantize_q4_0, encode_plain<d::quantize_q4_0>, true};
+    case DType::Q4_1: return {d::dequantize_q4_1, encode_plain<d::quantize_q4_1>, true};
+    case DType::Q5_0: return {d::dequantize_q5_0, encode_plain<d::quantize_q5_0>, true};
+    case DType::Q5_1: return {d::dequantize_q5_1, encode_plain<d::quantize_q5_1>, true};
+    case DType::Q2_K: return {d::dequantize_q2_k, encode_plain<d::quantize_q2_k>, true};
+    case DType::Q3_K: return {d::dequantize_q3_k, encode_plain<d::quantize_q3_k>, true};
+    case DType::Q4_K: return {d::dequantize_q4_k_simd, encode_plain<d::quantize_q4_k>, true};
+    case DType::Q5_K: return {d::dequantize_q5_k, encode_plain<d::quantize_q5_k>, true};
+    case DType::Q6_K: return {d::dequantize_q6_k, encode_plain<d::quantize_q6_k>, true};
+    default: return {};
   }
+  // clang-format on
 }
 
 std::string type_name(DType t) {

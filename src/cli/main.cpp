@@ -103,8 +103,20 @@ int main(int argc, char** argv) {
                  static_cast<double>(r.input_bytes) / 1e9,
                  static_cast<double>(r.output_bytes) / 1e9, r.seconds,
                  r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e9 / r.seconds : 0.0);
-      for (const auto& k : r.kept)
-        fmt::print("  kept {} {}: {}\n", k.name, lorakit::name(k.dtype), k.reason);
+      // 1-D tensors (biases, norms) and integer tensors are expected to stay: count them; list the
+      // weights that could not be converted, which a user may not expect.
+      size_t small = 0, non_float = 0;
+      for (const auto& k : r.kept) {
+        using lorakit::tools::KeepReason;
+        if (k.why == KeepReason::FewerThan2Dims)
+          ++small;
+        else if (k.why == KeepReason::NotFloat)
+          ++non_float;
+        else
+          fmt::print("  kept {} {}: {}\n", k.name, lorakit::name(k.dtype), k.reason);
+      }
+      if (small) fmt::print("  kept {} tensors with fewer than 2 dimensions\n", small);
+      if (non_float) fmt::print("  kept {} non-float tensors\n", non_float);
       return 0;
     }
     if (*diff) {

@@ -86,13 +86,18 @@ QuantizeResult quantize(const QuantizeOptions& opt) {
   for (const auto& t : src->tensors()) {
     DType out = t.dtype;
     std::string why;
+    KeepReason kind{};
     if (t.shape.size() < 2) {
+      kind = KeepReason::FewerThan2Dims;
       why = "fewer than 2 dimensions";
     } else if (!traits(t.dtype).is_float) {
+      kind = KeepReason::NotFloat;
       why = "not a float tensor";
     } else if (!codec::can_decode(t.dtype)) {
+      kind = KeepReason::NoDecoder;
       why = fmt::format("lorakit cannot decode {}", name(t.dtype));
     } else if (t.shape.back() % out_block != 0) {
+      kind = KeepReason::RowNotMultipleOfBlock;
       why = fmt::format("row length {} is not a multiple of {}'s block of {}", t.shape.back(),
                         name(opt.type), out_block);
     } else {
@@ -103,7 +108,7 @@ QuantizeResult quantize(const QuantizeOptions& opt) {
         throw UnsupportedError(fmt::format(
             "{}: tensor \"{}\" keeps its type {} ({}), which a {} file cannot hold", opt.input, t.name,
             name(t.dtype), why, fmt_out == OutFormat::Gguf ? "GGUF" : "safetensors"));
-      res.kept.push_back({t.name, t.dtype, why});
+      res.kept.push_back({t.name, t.dtype, kind, why});
     } else {
       ++res.converted;
     }

@@ -21,10 +21,13 @@ struct QuantizeOptions {
   std::function<void(uint64_t, uint64_t)> progress;
 };
 
+enum class KeepReason { FewerThan2Dims, NotFloat, NoDecoder, RowNotMultipleOfBlock };
+
 struct KeptTensor {
   std::string name;
   DType dtype;
-  std::string reason;
+  KeepReason why;
+  std::string reason;  // the same in words, with the numbers
 };
 
 struct QuantizeResult {

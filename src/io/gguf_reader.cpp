@@ -118,8 +118,8 @@ class GgufParser {
       fail("bad_count", fmt::format("tensor count {} at byte 8 is negative as int64", n_tensors_));
     if (n_kv_ > kInt64Max)
       fail("bad_count", fmt::format("key-value count {} at byte 16 is negative as int64", n_kv_));
-    // Both counts are below 2^63, so the products cannot overflow by more than one bit; check
-    // anyway.
+    // The smallest possible encodings of the declared entries must fit in what is left (checked
+    // arithmetic: the products alone can exceed 64 bits).
     uint64_t kv_min = 0, ti_min = 0, min = 0;
     if (__builtin_mul_overflow(n_kv_, gguf::kMinKvBytes, &kv_min) ||
         __builtin_mul_overflow(n_tensors_, gguf::kMinTensorInfoBytes, &ti_min) ||

@@ -30,6 +30,12 @@ void encode_plain(const float* src, std::byte* dst, size_t n, const EncodeOption
   F(src, dst, n);
 }
 
+// A ggml block type: its input must be finite.
+template <void (*F)(const float*, std::byte*, size_t)>
+Kernels quantizer(DecodeFn decode) {
+  return {decode, encode_plain<F>, true};
+}
+
 void encode_e4m3fn(const float* src, std::byte* dst, size_t n, const EncodeOptions& opt) {
   detail::encode_e4m3fn(src, dst, n, opt.fp8_overflow);
 }
@@ -58,16 +64,16 @@ Kernels kernels_for(DType t) {
     case DType::I32: return {d::decode_i32};
     case DType::U64: return {d::decode_u64};
     case DType::I64: return {d::decode_i64};
-    case DType::Q8_0: return {d::dequantize_q8_0_simd, encode_plain<d::quantize_q8_0>, true};
-    case DType::Q4_0: return {d::dequantize_q4_0, encode_plain<d::quantize_q4_0>, true};
-    case DType::Q4_1: return {d::dequantize_q4_1, encode_plain<d::quantize_q4_1>, true};
-    case DType::Q5_0: return {d::dequantize_q5_0, encode_plain<d::quantize_q5_0>, true};
-    case DType::Q5_1: return {d::dequantize_q5_1, encode_plain<d::quantize_q5_1>, true};
-    case DType::Q2_K: return {d::dequantize_q2_k, encode_plain<d::quantize_q2_k>, true};
-    case DType::Q3_K: return {d::dequantize_q3_k, encode_plain<d::quantize_q3_k>, true};
-    case DType::Q4_K: return {d::dequantize_q4_k_simd, encode_plain<d::quantize_q4_k>, true};
-    case DType::Q5_K: return {d::dequantize_q5_k, encode_plain<d::quantize_q5_k>, true};
-    case DType::Q6_K: return {d::dequantize_q6_k, encode_plain<d::quantize_q6_k>, true};
+    case DType::Q8_0: return quantizer<d::quantize_q8_0_simd>(d::dequantize_q8_0_simd);
+    case DType::Q4_0: return quantizer<d::quantize_q4_0_simd>(d::dequantize_q4_0);
+    case DType::Q4_1: return quantizer<d::quantize_q4_1_simd>(d::dequantize_q4_1);
+    case DType::Q5_0: return quantizer<d::quantize_q5_0_simd>(d::dequantize_q5_0);
+    case DType::Q5_1: return quantizer<d::quantize_q5_1_simd>(d::dequantize_q5_1);
+    case DType::Q2_K: return quantizer<d::quantize_q2_k_simd>(d::dequantize_q2_k);
+    case DType::Q3_K: return quantizer<d::quantize_q3_k_simd>(d::dequantize_q3_k);
+    case DType::Q4_K: return quantizer<d::quantize_q4_k_simd>(d::dequantize_q4_k_simd);
+    case DType::Q5_K: return quantizer<d::quantize_q5_k_simd>(d::dequantize_q5_k);
+    case DType::Q6_K: return quantizer<d::quantize_q6_k_simd>(d::dequantize_q6_k);
     default: return {};
   }
   // clang-format on
@@ -107,12 +113,7 @@ size_t encoded_bytes(DType t, size_t n) {
 }
 
 // Index of the first non-finite element, or n.
-size_t first_nonfinite(const float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) return i;
-  }
-  return n;
-}
+size_t first_nonfinite(const float* x, size_t n) { return detail::first_nonfinite_simd(x, n); }
 
 [[noreturn]] void throw_nonfinite(DType t, const float* src, size_t index) {
   const float v = src[index];

@@ -2,6 +2,8 @@
 // §5.3): dequantization maps (§5.3.1) and the reference quantizers without importance matrix
 // (§5.3.3), written from the spec. Scales are searched in binary32 (k_search.cpp), stored as
 // binary16, and the codes are then recomputed from the *stored* scales, as the reference does.
+#include "codec/quant_k.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -55,11 +57,11 @@ int q3k_scale_code(const uint8_t* scales, int j) {
   return lo | (hi << 4);
 }
 
-// Steps shared by Q4_K and Q5_K: per-group AFFINE search, 6-bit scale/min codes, requantization
-// with the stored scales. Leaves d, dmin and scales in `out` and the codes in L.
+// The scalar Q4_K/Q5_K steps before packing: per-group AFFINE search with weights r + |x|, the
+// header, requantization with the stored scales. Leaves the codes in L.
 template <int kLmax, int kNsteps>
-void quantize_k4_common(const float* x, float rmin, std::byte* out, uint8_t* L) {
-  float s[8], m[8];
+void quantize_k4_scalar(const float* x, float rmin, std::byte* out, uint8_t* L) {
+  float s[8], m[8], dl[8], dm[8];
   for (int j = 0; j < 8; ++j) {
     const float* xg = x + 32 * j;
     float sum_x2 = 0.0f;
@@ -69,6 +71,35 @@ void quantize_k4_common(const float* x, float rmin, std::byte* out, uint8_t* L) 
     for (int i = 0; i < 32; ++i) w[i] = r + std::fabs(xg[i]);
     s[j] = affine_search(xg, w, 32, kLmax, rmin, 0.1f, kNsteps, false, L + 32 * j, &m[j]);
   }
+  k4_header(s, m, out, dl, dm);
+  for (int j = 0; j < 8; ++j) {
+    if (dl[j] == 0.0f) continue;  // keep the search's codes
+    for (int i = 0; i < 32; ++i) {
+      L[32 * j + i] = static_cast<uint8_t>(clampi(rne((x[32 * j + i] + dm[j]) / dl[j]), 0, kLmax));
+    }
+  }
+}
+
+// y = (d·sc)·q − dmin·mn for Q4_K/Q5_K group j, q from `code(e)`.
+template <typename Code>
+void dequantize_k4_groups(const std::byte* in, float* y, Code code) {
+  const float d = load_f16(in), dmin = load_f16(in + 2);
+  uint8_t scales[12];
+  std::memcpy(scales, in + 4, 12);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, mn;
+    unpack_k4(scales, j, &sc, &mn);
+    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(mn);
+    for (int i = 0; i < 32; ++i) {
+      const int e = 32 * j + i;
+      y[e] = dl * static_cast<float>(code(e)) - ml;
+    }
+  }
+}
+
+}  // namespace
+
+void k4_header(const float* s, const float* m, std::byte* out, float* dl, float* dm) {
   float smax = 0.0f, mmax = 0.0f;
   for (int j = 0; j < 8; ++j) {
     if (s[j] > smax) smax = s[j];
@@ -97,33 +128,132 @@ void quantize_k4_common(const float* x, float rmin, std::byte* out, uint8_t* L) 
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, mn;
     unpack_k4(scales, j, &sc, &mn);
-    const float dl = d * static_cast<float>(sc);
-    if (dl == 0.0f) continue;  // keep the search's codes
-    const float dm = dmin * static_cast<float>(mn);
-    for (int i = 0; i < 32; ++i) {
-      L[32 * j + i] = static_cast<uint8_t>(clampi(rne((x[32 * j + i] + dm) / dl), 0, kLmax));
-    }
+    dl[j] = d * static_cast<float>(sc);
+    dm[j] = dmin * static_cast<float>(mn);
   }
 }
 
-// y = (d·sc)·q − dmin·mn for Q4_K/Q5_K group j, q from `code(e)`.
-template <typename Code>
-void dequantize_k4_groups(const std::byte* in, float* y, Code code) {
-  const float d = load_f16(in), dmin = load_f16(in + 2);
-  uint8_t scales[12];
-  std::memcpy(scales, in + 4, 12);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, mn;
-    unpack_k4(scales, j, &sc, &mn);
-    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(mn);
-    for (int i = 0; i < 32; ++i) {
-      const int e = 32 * j + i;
-      y[e] = dl * static_cast<float>(code(e)) - ml;
-    }
+void q2k_header(const float* s, const float* m, std::byte* out, float* dl, float* dm) {
+  float smax = 0.0f, mmax = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    if (s[j] > smax) smax = s[j];
+    if (m[j] > mmax) mmax = m[j];
+  }
+  uint8_t code[16] = {};
+  if (smax > 0.0f) {
+    const float is = 15.0f / smax;
+    for (int j = 0; j < 16; ++j) code[j] = static_cast<uint8_t>(rne(is * s[j]));
+    store_f16(out + 80, smax / 15.0f);
+  } else {
+    store_f16(out + 80, 0.0f);
+  }
+  if (mmax > 0.0f) {
+    const float im = 15.0f / mmax;
+    for (int j = 0; j < 16; ++j) code[j] |= static_cast<uint8_t>(rne(im * m[j]) << 4);
+    store_f16(out + 82, mmax / 15.0f);
+  } else {
+    store_f16(out + 82, 0.0f);
+  }
+  std::memcpy(out, code, 16);
+  const float d = load_f16(out + 80), dmin = load_f16(out + 82);
+  for (int j = 0; j < 16; ++j) {
+    dl[j] = d * static_cast<float>(code[j] & 15);
+    dm[j] = dmin * static_cast<float>(code[j] >> 4);
   }
 }
 
-}  // namespace
+void q3k_header(const float* s, std::byte* out, float* dl) {
+  float smax = 0.0f, amax = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    const float a = std::fabs(s[j]);
+    if (a > amax) {
+      amax = a;
+      smax = s[j];
+    }
+  }
+  uint8_t scales[12] = {};
+  if (smax != 0.0f) {
+    const float is = -32.0f / smax;
+    for (int j = 0; j < 16; ++j) {
+      const int c = clampi(rne(is * s[j]), -32, 31) + 32;
+      if (j < 8) {
+        scales[j] = static_cast<uint8_t>(c & 15);
+      } else {
+        scales[j - 8] |= static_cast<uint8_t>((c & 15) << 4);
+      }
+      scales[8 + j % 4] |= static_cast<uint8_t>((c >> 4) << (2 * (j / 4)));
+    }
+    store_f16(out + 108, 1.0f / is);
+  } else {
+    store_f16(out + 108, 0.0f);
+  }
+  std::memcpy(out + 96, scales, 12);
+  const float d = load_f16(out + 108);
+  for (int j = 0; j < 16; ++j) dl[j] = d * static_cast<float>(q3k_scale_code(scales, j) - 32);
+}
+
+bool q6k_header(const float* s, std::byte* out, float* dl) {
+  float smax = 0.0f, amax = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    const float a = std::fabs(s[j]);
+    if (a > amax) {
+      amax = a;
+      smax = s[j];
+    }
+  }
+  if (amax < kGroupMaxEps) {  // every group negligible: the reference writes an all-zero block
+    std::memset(out, 0, 210);
+    return false;
+  }
+  const float is = -128.0f / smax;
+  store_f16(out + 208, 1.0f / is);
+  int8_t scales[16];
+  for (int j = 0; j < 16; ++j) scales[j] = static_cast<int8_t>(std::min(127, rne(is * s[j])));
+  std::memcpy(out + 192, scales, 16);
+  const float d = load_f16(out + 208);
+  for (int j = 0; j < 16; ++j) dl[j] = d * static_cast<float>(scales[j]);
+  return true;
+}
+
+void q2k_pack(uint8_t* L, std::byte* out) { pack_2bit(L, out + 16); }
+
+// Bit 2 of each code goes to hmask (set means "no −4 offset"), the low 2 bits to qs.
+void q3k_pack(uint8_t* L, std::byte* out) {
+  uint8_t hmask[32] = {};
+  for (int e = 0; e < 256; ++e) {
+    if (L[e] > 3) {
+      hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
+      L[e] = static_cast<uint8_t>(L[e] - 4);
+    }
+  }
+  std::memcpy(out, hmask, 32);
+  pack_2bit(L, out + 32);
+}
+
+void q4k_pack(uint8_t* L, std::byte* out) { pack_4bit(L, out + 16); }
+
+void q5k_pack(uint8_t* L, std::byte* out) {
+  uint8_t qh[32] = {};
+  for (int e = 0; e < 256; ++e) {
+    if (L[e] > 15) {
+      qh[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
+      L[e] = static_cast<uint8_t>(L[e] - 16);
+    }
+  }
+  std::memcpy(out + 16, qh, 32);
+  pack_4bit(L, out + 48);
+}
+
+void q6k_pack(uint8_t* L, std::byte* out) {
+  uint8_t ql[128] = {}, qh[64] = {};
+  for (int e = 0; e < 256; ++e) {
+    const int nn = e / 128, l = e % 32, g = (e % 128) / 32;
+    ql[64 * nn + l + 32 * (g & 1)] |= static_cast<uint8_t>((L[e] & 15) << (4 * (g >> 1)));
+    qh[32 * nn + l] |= static_cast<uint8_t>((L[e] >> 4) << (2 * g));
+  }
+  std::memcpy(out, ql, 128);
+  std::memcpy(out + 128, qh, 64);
+}
 
 // Q2_K: scales[16] @0, qs[64] @16, d fp16 @80, dmin fp16 @82.
 void quantize_q2_k(const float* src, std::byte* dst, size_t n) {
@@ -131,43 +261,20 @@ void quantize_q2_k(const float* src, std::byte* dst, size_t n) {
     const float* x = src + b * kQK;
     std::byte* out = dst + b * 84;
     uint8_t L[256];
-    float s[16], m[16];
+    float s[16], m[16], dl[16], dm[16];
     for (int j = 0; j < 16; ++j) {
       float w[16];
       for (int i = 0; i < 16; ++i) w[i] = std::fabs(x[16 * j + i]);
       s[j] = affine_search(x + 16 * j, w, 16, 3, -0.5f, 0.1f, 15, true, L + 16 * j, &m[j]);
     }
-    float smax = 0.0f, mmax = 0.0f;
+    q2k_header(s, m, out, dl, dm);
     for (int j = 0; j < 16; ++j) {
-      if (s[j] > smax) smax = s[j];
-      if (m[j] > mmax) mmax = m[j];
-    }
-    uint8_t code[16] = {};
-    if (smax > 0.0f) {
-      const float is = 15.0f / smax;
-      for (int j = 0; j < 16; ++j) code[j] = static_cast<uint8_t>(rne(is * s[j]));
-      store_f16(out + 80, smax / 15.0f);
-    } else {
-      store_f16(out + 80, 0.0f);
-    }
-    if (mmax > 0.0f) {
-      const float im = 15.0f / mmax;
-      for (int j = 0; j < 16; ++j) code[j] |= static_cast<uint8_t>(rne(im * m[j]) << 4);
-      store_f16(out + 82, mmax / 15.0f);
-    } else {
-      store_f16(out + 82, 0.0f);
-    }
-    const float d = load_f16(out + 80), dmin = load_f16(out + 82);
-    for (int j = 0; j < 16; ++j) {
-      const float dl = d * static_cast<float>(code[j] & 15);
-      if (dl == 0.0f) continue;
-      const float dm = dmin * static_cast<float>(code[j] >> 4);
+      if (dl[j] == 0.0f) continue;
       for (int i = 0; i < 16; ++i) {
-        L[16 * j + i] = static_cast<uint8_t>(clampi(rne((x[16 * j + i] + dm) / dl), 0, 3));
+        L[16 * j + i] = static_cast<uint8_t>(clampi(rne((x[16 * j + i] + dm[j]) / dl[j]), 0, 3));
       }
     }
-    std::memcpy(out, code, 16);
-    pack_2bit(L, out + 16);
+    q2k_pack(L, out);
   }
 }
 
@@ -193,51 +300,16 @@ void quantize_q3_k(const float* src, std::byte* dst, size_t n) {
     const float* x = src + b * kQK;
     std::byte* out = dst + b * 110;
     uint8_t L[256];
-    float s[16];
-    float smax = 0.0f, amax = 0.0f;
+    float s[16], dl[16];
+    for (int j = 0; j < 16; ++j) s[j] = sym3_search(x + 16 * j, L + 16 * j);
+    q3k_header(s, out, dl);
     for (int j = 0; j < 16; ++j) {
-      s[j] = sym3_search(x + 16 * j, L + 16 * j);
-      const float a = std::fabs(s[j]);
-      if (a > amax) {
-        amax = a;
-        smax = s[j];
-      }
-    }
-    uint8_t scales[12] = {};
-    if (smax != 0.0f) {
-      const float is = -32.0f / smax;
-      for (int j = 0; j < 16; ++j) {
-        const int c = clampi(rne(is * s[j]), -32, 31) + 32;
-        if (j < 8) {
-          scales[j] = static_cast<uint8_t>(c & 15);
-        } else {
-          scales[j - 8] |= static_cast<uint8_t>((c & 15) << 4);
-        }
-        scales[8 + j % 4] |= static_cast<uint8_t>((c >> 4) << (2 * (j / 4)));
-      }
-      store_f16(out + 108, 1.0f / is);
-    } else {
-      store_f16(out + 108, 0.0f);
-    }
-    const float d = load_f16(out + 108);
-    for (int j = 0; j < 16; ++j) {
-      const float dl = d * static_cast<float>(q3k_scale_code(scales, j) - 32);
-      if (dl == 0.0f) continue;
+      if (dl[j] == 0.0f) continue;
       for (int i = 0; i < 16; ++i) {
-        L[16 * j + i] = static_cast<uint8_t>(clampi(rne(x[16 * j + i] / dl), -4, 3) + 4);
+        L[16 * j + i] = static_cast<uint8_t>(clampi(rne(x[16 * j + i] / dl[j]), -4, 3) + 4);
       }
     }
-    // Bit 2 of each code goes to hmask (set means "no −4 offset"), the low 2 bits to qs.
-    uint8_t hmask[32] = {};
-    for (int e = 0; e < 256; ++e) {
-      if (L[e] > 3) {
-        hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-        L[e] = static_cast<uint8_t>(L[e] - 4);
-      }
-    }
-    std::memcpy(out, hmask, 32);
-    pack_2bit(L, out + 32);
-    std::memcpy(out + 96, scales, 12);
+    q3k_pack(L, out);
   }
 }
 
@@ -264,8 +336,8 @@ void quantize_q4_k(const float* src, std::byte* dst, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b) {
     std::byte* out = dst + b * 144;
     uint8_t L[256];
-    quantize_k4_common<15, 20>(src + b * kQK, -1.0f, out, L);
-    pack_4bit(L, out + 16);
+    quantize_k4_scalar<15, 20>(src + b * kQK, -1.0f, out, L);
+    q4k_pack(L, out);
   }
 }
 
@@ -281,16 +353,8 @@ void quantize_q5_k(const float* src, std::byte* dst, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b) {
     std::byte* out = dst + b * 176;
     uint8_t L[256];
-    quantize_k4_common<31, 15>(src + b * kQK, -0.5f, out, L);
-    uint8_t qh[32] = {};
-    for (int e = 0; e < 256; ++e) {
-      if (L[e] > 15) {
-        qh[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-        L[e] = static_cast<uint8_t>(L[e] - 16);
-      }
-    }
-    std::memcpy(out + 16, qh, 32);
-    pack_4bit(L, out + 48);
+    quantize_k4_scalar<31, 15>(src + b * kQK, -0.5f, out, L);
+    q5k_pack(L, out);
   }
 }
 
@@ -311,41 +375,16 @@ void quantize_q6_k(const float* src, std::byte* dst, size_t n) {
     const float* x = src + b * kQK;
     std::byte* out = dst + b * 210;
     uint8_t L[256];
-    float s[16];
-    float smax = 0.0f, amax = 0.0f;
+    float s[16], dl[16];
+    for (int j = 0; j < 16; ++j) s[j] = sym6_search(x + 16 * j, L + 16 * j);
+    if (!q6k_header(s, out, dl)) continue;
     for (int j = 0; j < 16; ++j) {
-      s[j] = sym6_search(x + 16 * j, L + 16 * j);
-      const float a = std::fabs(s[j]);
-      if (a > amax) {
-        amax = a;
-        smax = s[j];
-      }
-    }
-    if (amax < kGroupMaxEps) {  // every group negligible: the reference writes an all-zero block
-      std::memset(out, 0, 210);
-      continue;
-    }
-    const float is = -128.0f / smax;
-    store_f16(out + 208, 1.0f / is);
-    int8_t scales[16];
-    for (int j = 0; j < 16; ++j) scales[j] = static_cast<int8_t>(std::min(127, rne(is * s[j])));
-    const float d = load_f16(out + 208);
-    for (int j = 0; j < 16; ++j) {
-      const float dl = d * static_cast<float>(scales[j]);
-      if (dl == 0.0f) continue;
+      if (dl[j] == 0.0f) continue;
       for (int i = 0; i < 16; ++i) {
-        L[16 * j + i] = static_cast<uint8_t>(clampi(rne(x[16 * j + i] / dl), -32, 31) + 32);
+        L[16 * j + i] = static_cast<uint8_t>(clampi(rne(x[16 * j + i] / dl[j]), -32, 31) + 32);
       }
     }
-    uint8_t ql[128] = {}, qh[64] = {};
-    for (int e = 0; e < 256; ++e) {
-      const int nn = e / 128, l = e % 32, g = (e % 128) / 32;
-      ql[64 * nn + l + 32 * (g & 1)] |= static_cast<uint8_t>((L[e] & 15) << (4 * (g >> 1)));
-      qh[32 * nn + l] |= static_cast<uint8_t>((L[e] >> 4) << (2 * g));
-    }
-    std::memcpy(out, ql, 128);
-    std::memcpy(out + 128, qh, 64);
-    std::memcpy(out + 192, scales, 16);
+    q6k_pack(L, out);
   }
 }
 

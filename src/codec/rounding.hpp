@@ -27,8 +27,8 @@ inline int32_t roundaway(float v) {
   if (!(std::fabs(v) < 8388608.0f))
       [[unlikely]] {  // from 2^23 up every float is an integer already
     if (v >= 2147483648.0f) return INT32_MAX;
-    if (v <= -2147483648.0f) return INT32_MIN;
-    return static_cast<int32_t>(v);
+    if (v > -2147483648.0f) return static_cast<int32_t>(v);
+    return INT32_MIN;  // also NaN (0·inf in a degenerate block), as x86's cvttss2si gives
   }
   const int32_t t = static_cast<int32_t>(v);  // truncation toward zero
   const float frac = v - static_cast<float>(t);
@@ -48,8 +48,13 @@ inline int32_t rne(float v) {
   return v > 0 ? (1 << 30) : -(1 << 30);
 }
 
-// Truncation toward zero of a non-negative value, as the C casts of the legacy quantizers do.
-inline int32_t trunc_int(float v) { return static_cast<int32_t>(v); }
+// Truncation toward zero, as the C casts of the legacy quantizers do. Out of range (and NaN, which
+// a block of subnormal-sized values can produce through an infinite reciprocal) the C cast is
+// undefined; this gives INT32_MIN there, what x86's cvttss2si returns and so what the reference
+// build computes, and what the SIMD kernels reproduce.
+inline int32_t trunc_int(float v) {
+  return std::fabs(v) < 2147483648.0f ? static_cast<int32_t>(v) : INT32_MIN;
+}
 
 inline int32_t clampi(int32_t v, int32_t lo, int32_t hi) { return std::min(hi, std::max(lo, v)); }
 

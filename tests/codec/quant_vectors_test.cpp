@@ -66,6 +66,26 @@ void (*scalar_encoder(DType t))(const float*, std::byte*, size_t) {
       return codec::detail::encode_f16_scalar;
     case DType::BF16:
       return codec::detail::encode_bf16_scalar;
+    case DType::Q8_0:
+      return codec::detail::quantize_q8_0;
+    case DType::Q4_0:
+      return codec::detail::quantize_q4_0;
+    case DType::Q4_1:
+      return codec::detail::quantize_q4_1;
+    case DType::Q5_0:
+      return codec::detail::quantize_q5_0;
+    case DType::Q5_1:
+      return codec::detail::quantize_q5_1;
+    case DType::Q2_K:
+      return codec::detail::quantize_q2_k;
+    case DType::Q3_K:
+      return codec::detail::quantize_q3_k;
+    case DType::Q4_K:
+      return codec::detail::quantize_q4_k;
+    case DType::Q5_K:
+      return codec::detail::quantize_q5_k;
+    case DType::Q6_K:
+      return codec::detail::quantize_q6_k;
     default:
       return nullptr;
   }

@@ -147,6 +147,121 @@ TEST_P(SimdTarget, Q4_KDequantize) {
   }
 }
 
+// Quantizer input: 32-element runs of many kinds, so that every legacy block and every K-quant
+// group meets ordinary data, ties, signed zeros, constant and near-constant runs, equal extremes of
+// opposite sign, subnormals (infinite reciprocals: the NaN and overflow paths of the conversions)
+// and magnitudes whose squares overflow.
+std::vector<float> quantizer_input(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> small_int(-16, 16);
+  std::vector<float> x(n);
+  for (size_t r = 0; r < n; r += 32) {
+    float* v = x.data() + r;
+    const uint32_t kind = rng() % 14;
+    const float scale = std::ldexp(1.0f, static_cast<int>(rng() % 200) - 140);
+    for (int i = 0; i < 32; ++i) {
+      // clang-format off
+      switch (kind) {
+        case 0: v[i] = normal(rng); break;
+        case 1: v[i] = 0.02f * normal(rng); break;
+        case 2: v[i] = scale * normal(rng); break;  // 2^-140 .. 2^59
+        case 3: v[i] = rng() % 2 ? -0.0f : 0.0f; break;
+        case 4: v[i] = i == 0 ? scale * normal(rng) : v[0]; break;
+        case 5: v[i] = 0.5f * static_cast<float>(small_int(rng)) * scale; break;  // ties
+        case 6: v[i] = from_bits(rng() % 0x00800000u | (rng() % 2 ? 0x80000000u : 0u)); break;
+        case 7: v[i] = i == 5 ? normal(rng) : (rng() % 2 ? -0.0f : 0.0f); break;
+        case 8: v[i] = i == 3 ? 7.0f : i == 20 ? -7.0f : uniform(rng); break;
+        case 9: v[i] = rng() % 3 ? 1e-38f * uniform(rng) : 0.0f; break;
+        case 10: v[i] = rng() % 4 ? uniform(rng) : 0.0f; break;
+        case 11: v[i] = 1e25f * normal(rng); break;  // x² overflows
+        case 12: v[i] = std::abs(normal(rng)); break;  // all positive: the min is clipped
+        default: v[i] = -std::abs(0.01f * normal(rng)); break;
+      }
+      // clang-format on
+    }
+  }
+  return x;
+}
+
+struct QuantKernels {
+  const char* name;
+  size_t block_elements, block_bytes;
+  void (*simd)(const float*, std::byte*, size_t);
+  void (*scalar)(const float*, std::byte*, size_t);
+};
+
+const QuantKernels kQuantKernels[] = {
+    {"Q8_0", 32, 34, codec::detail::quantize_q8_0_simd, codec::detail::quantize_q8_0},
+    {"Q4_0", 32, 18, codec::detail::quantize_q4_0_simd, codec::detail::quantize_q4_0},
+    {"Q4_1", 32, 20, codec::detail::quantize_q4_1_simd, codec::detail::quantize_q4_1},
+    {"Q5_0", 32, 22, codec::detail::quantize_q5_0_simd, codec::detail::quantize_q5_0},
+    {"Q5_1", 32, 24, codec::detail::quantize_q5_1_simd, codec::detail::quantize_q5_1},
+    {"Q2_K", 256, 84, codec::detail::quantize_q2_k_simd, codec::detail::quantize_q2_k},
+    {"Q3_K", 256, 110, codec::detail::quantize_q3_k_simd, codec::detail::quantize_q3_k},
+    {"Q4_K", 256, 144, codec::detail::quantize_q4_k_simd, codec::detail::quantize_q4_k},
+    {"Q5_K", 256, 176, codec::detail::quantize_q5_k_simd, codec::detail::quantize_q5_k},
+    {"Q6_K", 256, 210, codec::detail::quantize_q6_k_simd, codec::detail::quantize_q6_k},
+};
+
+TEST_P(SimdTarget, QuantizersMatchScalar) {
+  // An odd number of super-blocks: the last chunk of the 8-group types is padded on 16 lanes.
+  const size_t n = 77 * 256;
+  const std::vector<float> x = quantizer_input(n, 21);
+  for (const QuantKernels& k : kQuantKernels) {
+    for (size_t shift : {0, 1}) {  // unaligned source and destination
+      std::vector<float> xs(n + shift);
+      std::copy(x.begin(), x.end(), xs.begin() + shift);
+      const size_t bytes = n / k.block_elements * k.block_bytes;
+      std::vector<std::byte> simd(bytes + shift, std::byte{0xAA});
+      std::vector<std::byte> scalar(bytes + shift, std::byte{0x55});
+      k.simd(xs.data() + shift, simd.data() + shift, n);
+      k.scalar(xs.data() + shift, scalar.data() + shift, n);
+      simd.erase(simd.begin(), simd.begin() + static_cast<ptrdiff_t>(shift));
+      scalar.erase(scalar.begin(), scalar.begin() + static_cast<ptrdiff_t>(shift));
+      ASSERT_TRUE(same_bytes(simd, scalar)) << k.name << ", shift " << shift;
+    }
+    // A single block: a chunk that is mostly padding.
+    std::vector<std::byte> one_simd(k.block_bytes), one_scalar(k.block_bytes);
+    k.simd(x.data() + 256, one_simd.data(), k.block_elements);
+    k.scalar(x.data() + 256, one_scalar.data(), k.block_elements);
+    ASSERT_TRUE(same_bytes(one_simd, one_scalar)) << k.name << ", one block";
+  }
+}
+
+// Normal data at many scales, the common case, in bulk.
+TEST_P(SimdTarget, QuantizersMatchScalarOnWeights) {
+  const size_t n = 64 * 256;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i)
+    x[i] = normal(rng) * std::ldexp(1.0f, static_cast<int>(i / 256) - 40);
+  for (const QuantKernels& k : kQuantKernels) {
+    const size_t bytes = n / k.block_elements * k.block_bytes;
+    std::vector<std::byte> simd(bytes), scalar(bytes);
+    k.simd(x.data(), simd.data(), n);
+    k.scalar(x.data(), scalar.data(), n);
+    ASSERT_TRUE(same_bytes(simd, scalar)) << k.name;
+  }
+}
+
+TEST_P(SimdTarget, FirstNonfinite) {
+  std::vector<float> x(1000, 1.0f);
+  EXPECT_EQ(codec::detail::first_nonfinite_simd(x.data(), x.size()), x.size());
+  for (size_t at : {0, 1, 63, 64, 500, 998, 999}) {
+    for (uint32_t bad : {0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFF800001u}) {
+      std::vector<float> y = x;
+      y[at] = from_bits(bad);
+      if (at + 3 < y.size()) y[at + 3] = from_bits(0x7F800000u);  // a later one must not win
+      EXPECT_EQ(codec::detail::first_nonfinite_simd(y.data(), y.size()), at);
+      EXPECT_EQ(codec::detail::first_nonfinite_simd(y.data() + 1, y.size() - 1),
+                at == 0 ? (y.size() > 4 ? 2u : y.size() - 1) : at - 1);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, SimdTarget, ::testing::ValuesIn(codec::detail::simd_targets()),
                          [](const ::testing::TestParamInfo<int64_t>& i) {
                            return codec::detail::simd_target_name(i.param);

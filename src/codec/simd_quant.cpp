@@ -1,0 +1,705 @@
+// Highway quantizers for the ggml block types, bit-identical to the scalar kernels
+// (quant_legacy.cpp, quant_k.cpp, k_search.cpp) on every finite input.
+//
+// Legacy types (32-element blocks): the elements of one block sit in the lanes. Their only
+// reductions are max/min, which are exact in any order; the few order-dependent details (the first
+// element of largest magnitude, the sign of a zero extreme) are resolved explicitly.
+//
+// K-quants: the scale searches are long chains of sequential sums whose rounding decides the codes,
+// so they cannot be split inside a group. Instead each lane runs one whole group (16 or 32
+// elements, 8 or 16 groups per super-block): the groups are transposed so that row i holds element
+// i of N groups, and every lane then performs exactly the scalar search's operations in the
+// scalar's order. Branches of the scalar code become per-lane selections; a lane's state is only
+// replaced where the scalar code would have replaced it. The per-super-block steps that follow
+// (scale headers, packing) are the scalar code itself (quant_k.hpp); the requantization with the
+// stored scales is element-wise and runs with elements in lanes.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "codec/simd_quant.cpp"
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "codec/kernels.hpp"
+#include "codec/quant_k.hpp"
+#include "codec/rounding.hpp"
+#include "codec/simd.hpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lorakit::codec::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using DI = hn::RebindToSigned<DF>;
+using DU8 = hn::Rebind<uint8_t, DF>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using MF = decltype(hn::FirstN(DF(), 0));
+
+// The widest vector has 16 float lanes (AVX-512); the scratch buffers below are sized for it.
+constexpr size_t kMaxLanes = 16;
+
+// ------------------------------------------------------------------------------------------------
+// Exact per-lane versions of the rounding helpers (rounding.hpp).
+
+// clampi(rne(v), lo, hi) as a float, for integers lo ≤ 0 ≤ hi of small magnitude. Clamping first
+// gives the same integer (rne is monotonic and fixes integers; NaN goes to lo, as rne's
+// saturation of NaN to −2^30 does), and on the clamped value adding 1.5·2^23 rounds to the nearest
+// integer with ties to even exactly as rne does; subtracting it again is exact.
+HWY_INLINE VF RneClamp(DF d, VF v, VF lo, VF hi) {
+  const VF magic = hn::Set(d, 12582912.0f);
+  v = hn::IfThenElse(hn::Gt(v, lo), v, lo);
+  v = hn::IfThenElse(hn::Lt(v, hi), v, hi);
+  return hn::Sub(hn::Add(v, magic), magic);
+}
+
+// trunc_int: truncation toward zero, INT32_MIN out of range and for NaN. Out-of-range lanes are
+// zeroed before the conversion so that no target's overflow handling is involved.
+HWY_INLINE VI TruncInt(DF d, VF v) {
+  const DI di;
+  const MF in = hn::Lt(hn::Abs(v), hn::Set(d, 2147483648.0f));
+  const VI t = hn::ConvertTo(di, hn::IfThenElseZero(in, v));
+  return hn::IfThenElse(hn::RebindMask(di, in), t, hn::Set(di, INT32_MIN));
+}
+
+// roundaway: nearest integer, halves away from zero, from the exact fraction v − trunc(v).
+HWY_INLINE VI RoundAway(DF d, VF v) {
+  const DI di;
+  const MF small = hn::Lt(hn::Abs(v), hn::Set(d, 8388608.0f));
+  const VF vs = hn::IfThenElseZero(small, v);
+  const VI t = hn::ConvertTo(di, vs);
+  const VF frac = hn::Sub(vs, hn::ConvertTo(d, t));
+  // A true mask is −1: subtracting it adds one.
+  VI r = hn::Sub(t, hn::VecFromMask(di, hn::RebindMask(di, hn::Ge(frac, hn::Set(d, 0.5f)))));
+  r = hn::Add(r, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(frac, hn::Set(d, -0.5f)))));
+  if (HWY_LIKELY(hn::AllTrue(d, small))) return r;
+  const VI big = hn::IfThenElse(hn::RebindMask(di, hn::Ge(v, hn::Set(d, 2147483648.0f))),
+                                hn::Set(di, INT32_MAX), TruncInt(d, v));
+  return hn::IfThenElse(hn::RebindMask(di, small), r, big);
+}
+
+// The bits of a mask, lane i in bit i.
+HWY_INLINE uint64_t MaskBits(DF d, MF m) {
+  uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, m, bytes);
+  uint64_t v;
+  std::memcpy(&v, bytes, sizeof v);
+  return v;
+}
+
+// Small non-negative integers (in int32 lanes) as bytes.
+HWY_INLINE void StoreBytes(VI v, uint8_t* p) {
+  const DU8 du8;
+  hn::StoreU(hn::DemoteTo(du8, v), du8, p);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Non-finite scan for the dispatcher: whole vectors first, the exact index by the scalar loop.
+
+size_t FirstNonfinite(const float* x, size_t n) {
+  const hn::ScalableTag<uint32_t> du;
+  const size_t N = hn::Lanes(du);
+  const auto* u = reinterpret_cast<const uint32_t*>(x);
+  const auto exp = hn::Set(du, 0x7F800000u);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto m0 = hn::Eq(hn::And(hn::LoadU(du, u + i), exp), exp);
+    const auto m1 = hn::Eq(hn::And(hn::LoadU(du, u + i + N), exp), exp);
+    const auto m2 = hn::Eq(hn::And(hn::LoadU(du, u + i + 2 * N), exp), exp);
+    const auto m3 = hn::Eq(hn::And(hn::LoadU(du, u + i + 3 * N), exp), exp);
+    if (!hn::AllFalse(du, hn::Or(hn::Or(m0, m1), hn::Or(m2, m3)))) break;
+  }
+  for (; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Legacy 32-element blocks. N ≤ 16 lanes divides 32, so a block is 32 / N whole vectors.
+
+void QuantizeQ8_0(const float* src, std::byte* dst, size_t n) {
+  const DF d;
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  const VI k255 = hn::Set(di, 255);
+  for (size_t b = 0; b < n / 32; ++b) {
+    const float* x = src + b * 32;
+    std::byte* out = dst + b * 34;
+    // Magnitudes are ≥ +0 and not NaN, so the maximum does not depend on the order.
+    VF vmax = hn::Abs(hn::LoadU(d, x));
+    for (size_t j = N; j < 32; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, x + j)));
+    const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
+    const float dd = amax / 127.0f;
+    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
+    auto* q = reinterpret_cast<uint8_t*>(out + 2);
+    for (size_t j = 0; j < 32; j += N) {
+      // The int8 cast keeps the low byte (two's complement).
+      StoreBytes(hn::And(RoundAway(d, hn::Mul(hn::LoadU(d, x + j), id)), k255), q + j);
+    }
+    store_f16(out, dd);
+  }
+}
+
+// The element of largest magnitude with its sign, the first one on ties, +0 for an all-zero block
+// (as signed_absmax in quant_legacy.cpp).
+HWY_INLINE float SignedAbsmax(DF d, const float* x) {
+  const size_t N = hn::Lanes(d);
+  VF vmax = hn::Abs(hn::LoadU(d, x));
+  for (size_t j = N; j < 32; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, x + j)));
+  const VF amax = hn::MaxOfLanes(d, vmax);
+  if (hn::GetLane(amax) == 0.0f) return 0.0f;
+  for (size_t j = 0;; j += N) {
+    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, x + j)), amax));
+    if (k >= 0) return x[j + static_cast<size_t>(k)];
+  }
+}
+
+// Minimum and maximum as min_max in quant_legacy.cpp. The values do not depend on the order, except
+// the sign of a zero extreme (the first zero wins there): such blocks take the scalar loop.
+HWY_INLINE void MinMax(DF d, const float* x, float* lo, float* hi) {
+  const size_t N = hn::Lanes(d);
+  VF vmin = hn::LoadU(d, x), vmax = vmin;
+  for (size_t j = N; j < 32; j += N) {
+    const VF v = hn::LoadU(d, x + j);
+    vmin = hn::Min(vmin, v);
+    vmax = hn::Max(vmax, v);
+  }
+  float mn = hn::GetLane(hn::MinOfLanes(d, vmin)), mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  if (HWY_UNLIKELY(mn == 0.0f || mx == 0.0f)) {
+    mn = FLT_MAX;
+    mx = -FLT_MAX;
+    for (size_t j = 0; j < 32; ++j) {
+      if (x[j] < mn) mn = x[j];
+      if (x[j] > mx) mx = x[j];
+    }
+  }
+  *lo = mn;
+  *hi = mx;
+}
+
+// 4-bit codes: element j in the low nibble of byte j, element j + 16 in the high nibble. q holds
+// the 32 / N vectors of a block.
+HWY_INLINE void PackNibbles(DF d, const VI* q, uint8_t* qs) {
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  const size_t half = 16 / N > 0 ? 16 / N : 1;
+  const VI k15 = hn::Set(di, 15);
+  if (N > 16) return;  // not reached: x86 has at most 16 float lanes
+  for (size_t k = 0; k < half; ++k) {
+    StoreBytes(hn::Or(hn::And(q[k], k15), hn::ShiftLeft<4>(hn::And(q[k + half], k15))), qs + k * N);
+  }
+}
+
+// Bit 4 of each of the 32 codes, element j in bit j.
+HWY_INLINE uint32_t HighBits(DF d, const VI* q) {
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  const VI k16 = hn::Set(di, 16);
+  uint64_t h = 0;
+  for (size_t k = 0; k < 32 / N; ++k) {
+    h |= MaskBits(d, hn::RebindMask(d, hn::Ne(hn::And(q[k], k16), hn::Zero(di)))) << (k * N);
+  }
+  return static_cast<uint32_t>(h);
+}
+
+// Q4_0/Q5_0: d = m / −2^(bits−1), q = min(max code, trunc(x·id + bias)).
+template <int kMax>
+void QuantizeSym(const float* src, std::byte* dst, size_t n) {
+  const DF d;
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t kBytes = kMax == 15 ? 18 : 22;
+  const VF bias = hn::Set(d, kMax == 15 ? 8.5f : 16.5f);
+  const VI vmax = hn::Set(di, kMax);
+  for (size_t b = 0; b < n / 32; ++b) {
+    const float* x = src + b * 32;
+    std::byte* out = dst + b * kBytes;
+    const float dd = SignedAbsmax(d, x) / (kMax == 15 ? -8.0f : -16.0f);
+    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
+    VI q[32];
+    for (size_t k = 0; k < 32 / N; ++k) {
+      q[k] = hn::Min(TruncInt(d, hn::Add(hn::Mul(hn::LoadU(d, x + k * N), id), bias)), vmax);
+    }
+    store_f16(out, dd);
+    if constexpr (kMax == 15) {
+      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 2));
+    } else {
+      store_u32(out + 2, HighBits(d, q));
+      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 6));
+    }
+  }
+}
+
+// Q4_1/Q5_1: d = (hi − lo) / max code, q = trunc((x − lo)·id + 0.5) (clamped for Q4_1 only).
+template <int kMax>
+void QuantizeAffine(const float* src, std::byte* dst, size_t n) {
+  const DF d;
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t kBytes = kMax == 15 ? 20 : 24;
+  const VF half = hn::Set(d, 0.5f);
+  const VI vmax = hn::Set(di, 15);
+  for (size_t b = 0; b < n / 32; ++b) {
+    const float* x = src + b * 32;
+    std::byte* out = dst + b * kBytes;
+    float lo, hi;
+    MinMax(d, x, &lo, &hi);
+    const float dd = (hi - lo) / static_cast<float>(kMax);
+    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
+    const VF vlo = hn::Set(d, lo);
+    VI q[32];
+    for (size_t k = 0; k < 32 / N; ++k) {
+      q[k] = TruncInt(d, hn::Add(hn::Mul(hn::Sub(hn::LoadU(d, x + k * N), vlo), id), half));
+      if constexpr (kMax == 15) q[k] = hn::Min(q[k], vmax);
+    }
+    store_f16(out, dd);
+    store_f16(out + 2, lo);
+    if constexpr (kMax == 15) {
+      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 4));
+    } else {
+      store_u32(out + 4, HighBits(d, q));
+      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 8));
+    }
+  }
+}
+
+void QuantizeQ4_0(const float* src, std::byte* dst, size_t n) { QuantizeSym<15>(src, dst, n); }
+void QuantizeQ5_0(const float* src, std::byte* dst, size_t n) { QuantizeSym<31>(src, dst, n); }
+void QuantizeQ4_1(const float* src, std::byte* dst, size_t n) { QuantizeAffine<15>(src, dst, n); }
+void QuantizeQ5_1(const float* src, std::byte* dst, size_t n) { QuantizeAffine<31>(src, dst, n); }
+
+// ------------------------------------------------------------------------------------------------
+// K-quant searches, one group per lane. Group data is in "lane layout": row i (N floats) holds
+// element i of the N groups.
+
+// Groups 0..count−1 of kGS floats (group q at x + q·kGS) into lane layout, batch after batch: group
+// q is lane q % N of batch q / N, element i at xt[(q / N)·kGS·N + i·N + q % N]. Groups
+// count..total−1 are zero (padding of the last chunk).
+template <size_t kGS>
+void ToLanes(const float* x, size_t count, size_t total, size_t N, float* xt) {
+  for (size_t q = 0; q < total; ++q) {
+    float* col = xt + (q / N) * kGS * N + q % N;
+    if (q < count) {
+      const float* g = x + q * kGS;
+      for (size_t i = 0; i < kGS; ++i) col[i * N] = g[i];
+    } else {
+      for (size_t i = 0; i < kGS; ++i) col[i * N] = 0.0f;
+    }
+  }
+}
+
+// affine_search (k_search.cpp) lane by lane over kN-element groups: weights wt and values xt in
+// lane layout. Writes the codes (as floats) in lane layout to Lt and the scale and min of each
+// lane.
+template <int kN, bool kMad>
+void AffineSearchLanes(const float* xt, const float* wt, float lmax, float rmin, float rstep,
+                       int nsteps, float* Lt, float* scale, float* minv) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF zero = hn::Zero(d);
+  // 1–2. Range (lo clipped to ≤ 0) and the weighted sums that do not depend on L.
+  VF lo = hn::Load(d, xt), hi = lo;
+  VF sw = hn::Load(d, wt);
+  VF sx = hn::Mul(sw, lo);
+  for (int i = 1; i < kN; ++i) {
+    const VF x = hn::Load(d, xt + i * N), w = hn::Load(d, wt + i * N);
+    lo = hn::IfThenElse(hn::Lt(x, lo), x, lo);
+    hi = hn::IfThenElse(hn::Gt(x, hi), x, hi);
+    sw = hn::Add(sw, w);
+    sx = hn::Add(sx, hn::Mul(w, x));
+  }
+  lo = hn::IfThenElse(hn::Gt(lo, zero), zero, lo);
+  // 3. Constant lanes run along (their arithmetic is meaningless) and are overwritten at the end.
+  const MF constant = hn::Eq(hi, lo);
+  const VF lo_clipped = lo;
+  const VF vlmax = hn::Set(d, lmax);
+  auto err_term = [](VF w, VF e) { return hn::Mul(w, kMad ? hn::Abs(e) : hn::Mul(e, e)); };
+  // 4. The plain min/max fit and its error.
+  VF is = hn::Div(vlmax, hn::Sub(hi, lo));
+  VF sc = hn::Div(hn::Set(d, 1.0f), is);
+  VF best = zero;
+  for (int i = 0; i < kN; ++i) {
+    const VF x = hn::Load(d, xt + i * N);
+    const VF fl = RneClamp(d, hn::Mul(is, hn::Sub(x, lo)), zero, vlmax);
+    hn::Store(fl, d, Lt + i * N);
+    const VF e = hn::Sub(hn::Add(hn::Mul(sc, fl), lo), x);
+    best = hn::Add(best, err_term(hn::Load(d, wt + i * N), e));
+  }
+  // 5. Candidate scales.
+  HWY_ALIGN float Lc[kN * kMaxLanes];
+  for (int t = 0; t <= nsteps; ++t) {
+    is = hn::Div(hn::Set(d, (rmin + rstep * static_cast<float>(t)) + lmax), hn::Sub(hi, lo));
+    VF sl = zero, sl2 = zero, sxl = zero;
+    for (int i = 0; i < kN; ++i) {
+      const VF x = hn::Load(d, xt + i * N), w = hn::Load(d, wt + i * N);
+      const VF fl = RneClamp(d, hn::Mul(is, hn::Sub(x, lo)), zero, vlmax);
+      hn::Store(fl, d, Lc + i * N);
+      const VF wl = hn::Mul(w, fl);
+      sl = hn::Add(sl, wl);
+      sl2 = hn::Add(sl2, hn::Mul(wl, fl));
+      sxl = hn::Add(sxl, hn::Mul(wl, x));
+    }
+    const VF det = hn::Sub(hn::Mul(sw, sl2), hn::Mul(sl, sl));
+    const MF ok = hn::Gt(det, zero);
+    if (hn::AllFalse(d, ok)) continue;
+    VF sc_c = hn::Div(hn::Sub(hn::Mul(sw, sxl), hn::Mul(sx, sl)), det);
+    VF m_c = hn::Div(hn::Sub(hn::Mul(sl2, sx), hn::Mul(sl, sxl)), det);
+    const MF refit = hn::Gt(m_c, zero);  // the min must stay ≤ 0: refit the scale alone
+    sc_c = hn::IfThenElse(refit, hn::Div(sxl, sl2), sc_c);
+    m_c = hn::IfThenElse(refit, zero, m_c);
+    VF err = zero;
+    for (int i = 0; i < kN; ++i) {
+      const VF x = hn::Load(d, xt + i * N);
+      const VF e = hn::Sub(hn::Add(hn::Mul(sc_c, hn::Load(d, Lc + i * N)), m_c), x);
+      err = hn::Add(err, err_term(hn::Load(d, wt + i * N), e));
+    }
+    const MF better = hn::And(ok, hn::Lt(err, best));
+    if (hn::AllFalse(d, better)) continue;
+    for (int i = 0; i < kN; ++i) {
+      hn::Store(hn::IfThenElse(better, hn::Load(d, Lc + i * N), hn::Load(d, Lt + i * N)), d,
+                Lt + i * N);
+    }
+    best = hn::IfThenElse(better, err, best);
+    sc = hn::IfThenElse(better, sc_c, sc);
+    lo = hn::IfThenElse(better, m_c, lo);
+  }
+  if (!hn::AllFalse(d, constant)) {
+    for (int i = 0; i < kN; ++i) {
+      hn::Store(hn::IfThenZeroElse(constant, hn::Load(d, Lt + i * N)), d, Lt + i * N);
+    }
+  }
+  hn::StoreU(hn::IfThenZeroElse(constant, sc), d, scale);
+  hn::StoreU(hn::Neg(hn::IfThenElse(constant, lo_clipped, lo)), d, minv);
+}
+
+// The value of largest magnitude of each 16-element lane, sign kept, first on ties; and whether
+// the lane counts as all zero.
+HWY_INLINE VF SignedAbsmaxLanes(DF d, const float* xt, MF* negligible) {
+  const size_t N = hn::Lanes(d);
+  VF amax = hn::Zero(d), m = hn::Zero(d);
+  for (int i = 0; i < 16; ++i) {
+    const VF x = hn::Load(d, xt + i * N);
+    const VF a = hn::Abs(x);
+    const MF gt = hn::Gt(a, amax);
+    amax = hn::IfThenElse(gt, a, amax);
+    m = hn::IfThenElse(gt, x, m);
+  }
+  *negligible = hn::Lt(amax, hn::Set(d, kGroupMaxEps));
+  return m;
+}
+
+// sym3_search lane by lane. Codes (+4, 0 for a zero lane) as floats in lane layout.
+void Sym3Lanes(const float* xt, float* Lt, float* scale) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF zero = hn::Zero(d);
+  const VF lo = hn::Set(d, -4.0f), hi = hn::Set(d, 3.0f);
+  MF negligible;
+  const VF m = SignedAbsmaxLanes(d, xt, &negligible);
+  // 2. Codes from the extreme value, with weights x² (w·x hoisted: the same product each time).
+  HWY_ALIGN float w[16 * kMaxLanes], wx[16 * kMaxLanes];
+  const VF is = hn::Div(hn::Set(d, -4.0f), m);
+  VF sxl = zero, sll = zero;
+  for (int i = 0; i < 16; ++i) {
+    const VF x = hn::Load(d, xt + i * N);
+    const VF wi = hn::Mul(x, x), wxi = hn::Mul(wi, x);
+    hn::Store(wi, d, w + i * N);
+    hn::Store(wxi, d, wx + i * N);
+    const VF fl = RneClamp(d, hn::Mul(is, x), lo, hi);
+    hn::Store(fl, d, Lt + i * N);
+    sxl = hn::Add(sxl, hn::Mul(wxi, fl));
+    sll = hn::Add(sll, hn::Mul(hn::Mul(wi, fl), fl));
+  }
+  // 3. Coordinate descent. A lane whose pass changed nothing would change nothing in the next
+  // passes either (its state is the same), so running on until no lane changes is the scalar
+  // early exit, lane by lane.
+  for (int pass = 0; pass < 5; ++pass) {
+    MF changed = hn::FirstN(d, 0);
+    for (int i = 0; i < 16; ++i) {
+      const VF x = hn::Load(d, xt + i * N);
+      const VF wi = hn::Load(d, w + i * N), wxi = hn::Load(d, wx + i * N);
+      const VF fl = hn::Load(d, Lt + i * N);
+      VF a = hn::Sub(sxl, hn::Mul(wxi, fl));
+      VF b = hn::Sub(sll, hn::Mul(hn::Mul(wi, fl), fl));
+      const MF apos = hn::Gt(a, zero);
+      const VF lp = RneClamp(d, hn::Div(hn::Mul(x, b), a), lo, hi);
+      a = hn::Add(a, hn::Mul(wxi, lp));
+      b = hn::Add(b, hn::Mul(hn::Mul(wi, lp), lp));
+      const MF take = hn::And(hn::And(apos, hn::Ne(lp, fl)),
+                              hn::And(hn::Gt(b, zero), hn::Gt(hn::Mul(hn::Mul(a, a), sll),
+                                                              hn::Mul(hn::Mul(sxl, sxl), b))));
+      hn::Store(hn::IfThenElse(take, lp, fl), d, Lt + i * N);
+      sxl = hn::IfThenElse(take, a, sxl);
+      sll = hn::IfThenElse(take, b, sll);
+      changed = hn::Or(changed, take);
+    }
+    if (hn::AllFalse(d, changed)) break;
+  }
+  const VF four = hn::Set(d, 4.0f);
+  for (int i = 0; i < 16; ++i) {
+    hn::Store(hn::IfThenZeroElse(negligible, hn::Add(hn::Load(d, Lt + i * N), four)), d,
+              Lt + i * N);
+  }
+  const VF sc = hn::IfThenElseZero(hn::Gt(sll, zero), hn::Div(sxl, sll));
+  hn::StoreU(hn::IfThenZeroElse(negligible, sc), d, scale);
+}
+
+// sym6_search lane by lane. Codes (+32, 0 for a zero lane) as floats in lane layout.
+void Sym6Lanes(const float* xt, float* Lt, float* scale) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF zero = hn::Zero(d);
+  const VF lo = hn::Set(d, -32.0f), hi = hn::Set(d, 31.0f);
+  MF negligible;
+  const VF m = SignedAbsmaxLanes(d, xt, &negligible);
+  HWY_ALIGN float w[16 * kMaxLanes], wx[16 * kMaxLanes], Lc[16 * kMaxLanes];
+  for (int i = 0; i < 16; ++i) {
+    const VF x = hn::Load(d, xt + i * N);
+    const VF wi = hn::Mul(x, x);
+    hn::Store(wi, d, w + i * N);
+    hn::Store(hn::Mul(wi, x), d, wx + i * N);
+  }
+  // Codes for scale −nmax/m, and the sums Sxl, Sll (weights x²) that score them.
+  auto fit = [&](VF is, float* l, VF* sxl, VF* sll) {
+    VF a = zero, b = zero;
+    for (int i = 0; i < 16; ++i) {
+      const VF fl = RneClamp(d, hn::Mul(is, hn::Load(d, xt + i * N)), lo, hi);
+      hn::Store(fl, d, l + i * N);
+      a = hn::Add(a, hn::Mul(hn::Load(d, wx + i * N), fl));
+      b = hn::Add(b, hn::Mul(hn::Mul(hn::Load(d, w + i * N), fl), fl));
+    }
+    *sxl = a;
+    *sll = b;
+  };
+  VF sxl, sll;
+  fit(hn::Div(hn::Set(d, -32.0f), m), Lt, &sxl, &sll);
+  VF sc = hn::IfThenElseZero(hn::Ne(sll, zero), hn::Div(sxl, sll));
+  VF best = hn::Mul(sc, sxl);
+  for (int t = -9; t <= 9; ++t) {
+    if (t == 0) continue;
+    fit(hn::Div(hn::Set(d, -(32.0f + 0.1f * static_cast<float>(t))), m), Lc, &sxl, &sll);
+    const MF better = hn::And(hn::Gt(sll, zero), hn::Gt(hn::Mul(sxl, sxl), hn::Mul(best, sll)));
+    if (hn::AllFalse(d, better)) continue;
+    for (int i = 0; i < 16; ++i) {
+      hn::Store(hn::IfThenElse(better, hn::Load(d, Lc + i * N), hn::Load(d, Lt + i * N)), d,
+                Lt + i * N);
+    }
+    sc = hn::IfThenElse(better, hn::Div(sxl, sll), sc);
+    best = hn::IfThenElse(better, hn::Mul(sc, sxl), best);
+  }
+  const VF k32 = hn::Set(d, 32.0f);
+  for (int i = 0; i < 16; ++i) {
+    hn::Store(hn::IfThenZeroElse(negligible, hn::Add(hn::Load(d, Lt + i * N), k32)), d, Lt + i * N);
+  }
+  hn::StoreU(hn::IfThenZeroElse(negligible, sc), d, scale);
+}
+
+// ------------------------------------------------------------------------------------------------
+// K-quant drivers. A chunk is the fewest super-blocks whose groups fill whole vectors (1, or 2 for
+// 8-group types on 16 lanes); the searches run batch by batch over the chunk, then each super-block
+// is finished on its own.
+
+enum class KType { kQ2, kQ3, kQ4, kQ5, kQ6 };
+
+template <KType kT>
+struct KTraits;
+template <>
+struct KTraits<KType::kQ2> {
+  static constexpr size_t kGS = 16, kBytes = 84;
+};
+template <>
+struct KTraits<KType::kQ3> {
+  static constexpr size_t kGS = 16, kBytes = 110;
+};
+template <>
+struct KTraits<KType::kQ4> {
+  static constexpr size_t kGS = 32, kBytes = 144;
+};
+template <>
+struct KTraits<KType::kQ5> {
+  static constexpr size_t kGS = 32, kBytes = 176;
+};
+template <>
+struct KTraits<KType::kQ6> {
+  static constexpr size_t kGS = 16, kBytes = 210;
+};
+
+// Runs the group search of one batch (N groups in lane layout at xt): scale (and min) per lane into
+// s, m; codes into Lt.
+template <KType kT>
+HWY_INLINE void SearchBatch(const float* xt, float* Lt, float* s, float* m) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  HWY_ALIGN float wt[32 * kMaxLanes];
+  if constexpr (kT == KType::kQ4 || kT == KType::kQ5) {
+    // Weights r + |x| with r = sqrt(mean x²), the sum in element order.
+    VF sum = hn::Zero(d);
+    for (int i = 0; i < 32; ++i) {
+      const VF x = hn::Load(d, xt + i * N);
+      sum = hn::Add(sum, hn::Mul(x, x));
+    }
+    const VF r = hn::Sqrt(hn::Div(sum, hn::Set(d, 32.0f)));  // correctly rounded, as sqrtf
+    for (int i = 0; i < 32; ++i) {
+      hn::Store(hn::Add(r, hn::Abs(hn::Load(d, xt + i * N))), d, wt + i * N);
+    }
+    if constexpr (kT == KType::kQ4) {
+      AffineSearchLanes<32, false>(xt, wt, 15.0f, -1.0f, 0.1f, 20, Lt, s, m);
+    } else {
+      AffineSearchLanes<32, false>(xt, wt, 31.0f, -0.5f, 0.1f, 15, Lt, s, m);
+    }
+  } else if constexpr (kT == KType::kQ2) {
+    for (int i = 0; i < 16; ++i) hn::Store(hn::Abs(hn::Load(d, xt + i * N)), d, wt + i * N);
+    AffineSearchLanes<16, true>(xt, wt, 3.0f, -0.5f, 0.1f, 15, Lt, s, m);
+  } else if constexpr (kT == KType::kQ3) {
+    Sym3Lanes(xt, Lt, s);
+  } else {
+    Sym6Lanes(xt, Lt, s);
+  }
+}
+
+// Requantizes the elements of one group with the stored scale: codes into L (bytes).
+template <KType kT>
+HWY_INLINE void RequantGroup(const float* x, float dl, float dm, uint8_t* L) {
+  const DF d;
+  const DI di;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t kGS = KTraits<kT>::kGS;
+  const VF vdl = hn::Set(d, dl), vdm = hn::Set(d, dm);
+  for (size_t i = 0; i < kGS; i += N) {
+    const VF v = hn::LoadU(d, x + i);
+    VF c;
+    if constexpr (kT == KType::kQ3) {
+      c = hn::Add(RneClamp(d, hn::Div(v, vdl), hn::Set(d, -4.0f), hn::Set(d, 3.0f)),
+                  hn::Set(d, 4.0f));
+    } else if constexpr (kT == KType::kQ6) {
+      c = hn::Add(RneClamp(d, hn::Div(v, vdl), hn::Set(d, -32.0f), hn::Set(d, 31.0f)),
+                  hn::Set(d, 32.0f));
+    } else {
+      const float lmax = kT == KType::kQ2 ? 3.0f : kT == KType::kQ4 ? 15.0f : 31.0f;
+      c = RneClamp(d, hn::Div(hn::Add(v, vdm), vdl), hn::Zero(d), hn::Set(d, lmax));
+    }
+    StoreBytes(hn::ConvertTo(di, c), L + i);
+  }
+}
+
+template <KType kT>
+void QuantizeK(const float* src, std::byte* dst, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t kGS = KTraits<kT>::kGS, kG = 256 / kGS, kBytes = KTraits<kT>::kBytes;
+  const size_t chunk = N > kG ? N / kG : 1;  // super-blocks per chunk: 1 or 2
+  const size_t groups = chunk * kG;          // a multiple of N
+  HWY_ALIGN float xt[2 * 256], Lt[2 * 256];
+  float s[2 * kG], m[2 * kG];
+  const size_t nsb = n / 256;
+  for (size_t b0 = 0; b0 < nsb; b0 += chunk) {
+    const size_t real = std::min(chunk, nsb - b0);
+    const float* x = src + b0 * 256;
+    ToLanes<kGS>(x, real * kG, groups, N, xt);
+    for (size_t bt = 0; bt < groups / N; ++bt) {
+      SearchBatch<kT>(xt + bt * kGS * N, Lt + bt * kGS * N, s + bt * N, m + bt * N);
+    }
+    for (size_t k = 0; k < real; ++k) {
+      const float* xs = x + k * 256;
+      std::byte* out = dst + (b0 + k) * kBytes;
+      float dl[kG], dm[kG] = {};
+      if constexpr (kT == KType::kQ4 || kT == KType::kQ5) {
+        k4_header(s + k * kG, m + k * kG, out, dl, dm);
+      } else if constexpr (kT == KType::kQ2) {
+        q2k_header(s + k * kG, m + k * kG, out, dl, dm);
+      } else if constexpr (kT == KType::kQ3) {
+        q3k_header(s + k * kG, out, dl);
+      } else {
+        if (!q6k_header(s + k * kG, out, dl)) continue;
+      }
+      uint8_t L[256];
+      for (size_t j = 0; j < kG; ++j) {
+        if (dl[j] == 0.0f) {  // keep the search's codes
+          const size_t q = k * kG + j;
+          const float* col = Lt + (q / N) * kGS * N + q % N;
+          for (size_t i = 0; i < kGS; ++i) L[j * kGS + i] = static_cast<uint8_t>(col[i * N]);
+          continue;
+        }
+        RequantGroup<kT>(xs + j * kGS, dl[j], dm[j], L + j * kGS);
+      }
+      if constexpr (kT == KType::kQ2) q2k_pack(L, out);
+      if constexpr (kT == KType::kQ3) q3k_pack(L, out);
+      if constexpr (kT == KType::kQ4) q4k_pack(L, out);
+      if constexpr (kT == KType::kQ5) q5k_pack(L, out);
+      if constexpr (kT == KType::kQ6) q6k_pack(L, out);
+    }
+  }
+}
+
+void QuantizeQ2_K(const float* src, std::byte* dst, size_t n) {
+  QuantizeK<KType::kQ2>(src, dst, n);
+}
+void QuantizeQ3_K(const float* src, std::byte* dst, size_t n) {
+  QuantizeK<KType::kQ3>(src, dst, n);
+}
+void QuantizeQ4_K(const float* src, std::byte* dst, size_t n) {
+  QuantizeK<KType::kQ4>(src, dst, n);
+}
+void QuantizeQ5_K(const float* src, std::byte* dst, size_t n) {
+  QuantizeK<KType::kQ5>(src, dst, n);
+}
+void QuantizeQ6_K(const float* src, std::byte* dst, size_t n) {
+  QuantizeK<KType::kQ6>(src, dst, n);
+}
+
+}  // namespace lorakit::codec::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lorakit::codec::detail {
+
+HWY_EXPORT(FirstNonfinite);
+HWY_EXPORT(QuantizeQ8_0);
+HWY_EXPORT(QuantizeQ4_0);
+HWY_EXPORT(QuantizeQ4_1);
+HWY_EXPORT(QuantizeQ5_0);
+HWY_EXPORT(QuantizeQ5_1);
+HWY_EXPORT(QuantizeQ2_K);
+HWY_EXPORT(QuantizeQ3_K);
+HWY_EXPORT(QuantizeQ4_K);
+HWY_EXPORT(QuantizeQ5_K);
+HWY_EXPORT(QuantizeQ6_K);
+
+size_t first_nonfinite_simd(const float* x, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(FirstNonfinite)(x, n);
+}
+void quantize_q8_0_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ8_0)(src, dst, n);
+}
+void quantize_q4_0_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ4_0)(src, dst, n);
+}
+void quantize_q4_1_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ4_1)(src, dst, n);
+}
+void quantize_q5_0_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ5_0)(src, dst, n);
+}
+void quantize_q5_1_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ5_1)(src, dst, n);
+}
+void quantize_q2_k_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ2_K)(src, dst, n);
+}
+void quantize_q3_k_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ3_K)(src, dst, n);
+}
+void quantize_q4_k_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ4_K)(src, dst, n);
+}
+void quantize_q5_k_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ5_K)(src, dst, n);
+}
+void quantize_q6_k_simd(const float* src, std::byte* dst, size_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ6_K)(src, dst, n);
+}
+
+}  // namespace lorakit::codec::detail
+#endif  // HWY_ONCE

@@ -215,41 +215,54 @@ bool q6k_header(const float* s, std::byte* out, float* dl) {
   return true;
 }
 
+// The packers loop over output bytes, each gathering its codes from fixed offsets, so that the
+// compiler vectorises them; written as loops over elements with read-modify-write of the output
+// they cost more than the search of a Q6_K block.
+
 void q2k_pack(uint8_t* L, std::byte* out) { pack_2bit(L, out + 16); }
 
-// Bit 2 of each code goes to hmask (set means "no −4 offset"), the low 2 bits to qs.
+// Bit 2 of each code goes to hmask (set means "no −4 offset": hmask bit k of byte l is element
+// 32k + l), the low 2 bits to qs.
 void q3k_pack(uint8_t* L, std::byte* out) {
-  uint8_t hmask[32] = {};
-  for (int e = 0; e < 256; ++e) {
-    if (L[e] > 3) {
-      hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-      L[e] = static_cast<uint8_t>(L[e] - 4);
-    }
+  uint8_t hmask[32];
+  for (int l = 0; l < 32; ++l) {
+    uint8_t h = 0;
+    for (int k = 0; k < 8; ++k) h |= static_cast<uint8_t>(((L[32 * k + l] >> 2) & 1) << k);
+    hmask[l] = h;
   }
+  for (int e = 0; e < 256; ++e) L[e] &= 3;
   std::memcpy(out, hmask, 32);
   pack_2bit(L, out + 32);
 }
 
 void q4k_pack(uint8_t* L, std::byte* out) { pack_4bit(L, out + 16); }
 
+// Bit 4 of each code goes to qh (bit k of byte l is element 32k + l), the low 4 bits to qs.
 void q5k_pack(uint8_t* L, std::byte* out) {
-  uint8_t qh[32] = {};
-  for (int e = 0; e < 256; ++e) {
-    if (L[e] > 15) {
-      qh[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-      L[e] = static_cast<uint8_t>(L[e] - 16);
-    }
+  uint8_t qh[32];
+  for (int l = 0; l < 32; ++l) {
+    uint8_t h = 0;
+    for (int k = 0; k < 8; ++k) h |= static_cast<uint8_t>((L[32 * k + l] >> 4) << k);
+    qh[l] = h;
   }
+  for (int e = 0; e < 256; ++e) L[e] &= 15;
   std::memcpy(out + 16, qh, 32);
   pack_4bit(L, out + 48);
 }
 
+// Half nn (elements 128nn..128nn+127), quarter g, position l: low 4 bits in ql[64nn + l + 32(g &
+// 1)] (nibble g >> 1), high 2 bits in qh[32nn + l] (bits 2g).
 void q6k_pack(uint8_t* L, std::byte* out) {
-  uint8_t ql[128] = {}, qh[64] = {};
-  for (int e = 0; e < 256; ++e) {
-    const int nn = e / 128, l = e % 32, g = (e % 128) / 32;
-    ql[64 * nn + l + 32 * (g & 1)] |= static_cast<uint8_t>((L[e] & 15) << (4 * (g >> 1)));
-    qh[32 * nn + l] |= static_cast<uint8_t>((L[e] >> 4) << (2 * g));
+  uint8_t ql[128], qh[64];
+  for (int nn = 0; nn < 2; ++nn) {
+    const uint8_t* e = L + 128 * nn;
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t e0 = e[l], e1 = e[32 + l], e2 = e[64 + l], e3 = e[96 + l];
+      ql[64 * nn + l] = static_cast<uint8_t>((e0 & 15) | ((e2 & 15) << 4));
+      ql[64 * nn + 32 + l] = static_cast<uint8_t>((e1 & 15) | ((e3 & 15) << 4));
+      qh[32 * nn + l] =
+          static_cast<uint8_t>((e0 >> 4) | ((e1 >> 4) << 2) | ((e2 >> 4) << 4) | ((e3 >> 4) << 6));
+    }
   }
   std::memcpy(out, ql, 128);
   std::memcpy(out + 128, qh, 64);

@@ -44,13 +44,14 @@ constexpr size_t kMaxLanes = 16;
 // Exact per-lane versions of the rounding helpers (rounding.hpp).
 
 // clampi(rne(v), lo, hi) as a float, for integers lo ≤ 0 ≤ hi of small magnitude. Clamping first
-// gives the same integer (rne is monotonic and fixes integers; NaN goes to lo, as rne's
-// saturation of NaN to −2^30 does), and on the clamped value adding 1.5·2^23 rounds to the nearest
-// integer with ties to even exactly as rne does; subtracting it again is exact.
+// gives the same integer (rne is monotonic and fixes integers), and on the clamped value adding
+// 1.5·2^23 rounds to the nearest integer with ties to even exactly as rne does; subtracting it
+// again is exact. NaN must go to lo, as rne's saturation of NaN to −2^30 does: Max(v, lo) returns
+// its second operand when v is NaN on every target compiled here (x86 maxps; the scalar target
+// tests isnan).
 HWY_INLINE VF RneClamp(DF d, VF v, VF lo, VF hi) {
   const VF magic = hn::Set(d, 12582912.0f);
-  v = hn::IfThenElse(hn::Gt(v, lo), v, lo);
-  v = hn::IfThenElse(hn::Lt(v, hi), v, hi);
+  v = hn::Min(hn::Max(v, lo), hi);
   return hn::Sub(hn::Add(v, magic), magic);
 }
 

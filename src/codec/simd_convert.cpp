@@ -10,6 +10,8 @@
 #include "codec/simd.hpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+// After highway.h, so that it is re-included per target.
+#include "codec/simd_half-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
@@ -44,38 +46,13 @@ void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
 }
 
 void EncodeF16(const float* src, std::byte* dst_bytes, size_t n) {
-  const hn::ScalableTag<int32_t> di;
-  const hn::Rebind<float, decltype(di)> df;
-  const hn::Rebind<uint16_t, decltype(di)> du16;
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<uint16_t, decltype(df)> du16;
   auto* dst = reinterpret_cast<uint16_t*>(dst_bytes);
-  const size_t N = hn::Lanes(di);
-  const auto kAbs = hn::Set(di, 0x7FFFFFFF);
-  const auto k8000 = hn::Set(di, 0x8000);
-  const auto kRebias = hn::Set(di, 0x38000000);
-  const auto kHalfMinus1 = hn::Set(di, 0x0FFF);
-  const auto kOne = hn::Set(di, 1);
-  const auto kMinNormal = hn::Set(di, 0x38800000);   // 2^-14
-  const auto kLastFinite = hn::Set(di, 0x477FEFFF);  // just below 65520
-  const auto kInf = hn::Set(di, 0x7F800000);
-  const auto kHalfInf = hn::Set(di, 0x7C00);
-  const auto kHalfNaN = hn::Set(di, 0x7E00);
-  const auto kScale = hn::Set(df, 16777216.0f);  // 2^24
-  const auto kTwo23f = hn::Set(df, kTwo23);
-  const auto kTwo23i = hn::Set(di, static_cast<int32_t>(f32_bits(kTwo23)));
+  const size_t N = hn::Lanes(df);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto u = hn::BitCast(di, hn::LoadU(df, src + i));
-    const auto sign = hn::And(hn::ShiftRight<16>(u), k8000);  // arithmetic shift; bit 15 = sign
-    const auto a = hn::And(u, kAbs);
-    const auto t = hn::Sub(a, kRebias);
-    const auto normal =
-        hn::ShiftRight<13>(hn::Add(hn::Add(t, kHalfMinus1), hn::And(hn::ShiftRight<13>(t), kOne)));
-    const auto units = hn::Mul(hn::BitCast(df, a), kScale);
-    const auto sub = hn::Sub(hn::BitCast(di, hn::Add(units, kTwo23f)), kTwo23i);
-    auto r = hn::IfThenElse(hn::Lt(a, kMinNormal), sub, normal);
-    r = hn::IfThenElse(hn::Gt(a, kLastFinite), kHalfInf, r);
-    r = hn::IfThenElse(hn::Gt(a, kInf), kHalfNaN, r);
-    hn::StoreU(hn::DemoteTo(du16, hn::Or(r, sign)), du16, dst + i);
+    hn::StoreU(hn::DemoteTo(du16, F32ToF16Bits(df, hn::LoadU(df, src + i))), du16, dst + i);
   }
   for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_f16(src[i]));
 }

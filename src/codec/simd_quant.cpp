@@ -25,6 +25,8 @@
 #include "codec/simd.hpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+// After highway.h, so that it is re-included per target.
+#include "codec/simd_half-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
@@ -80,6 +82,25 @@ HWY_INLINE VI RoundAway(DF d, VF v) {
   return hn::IfThenElse(hn::RebindMask(di, small), r, big);
 }
 
+// Fast paths for lanes of magnitude below 2^22, where everything is exact in float: the integer
+// result r then sits in the low bits of bits(r + 1.5·2^23) (two's complement, because that
+// constant's low 22 bits are zero), so no float→int conversion is needed. Callers check the range
+// and otherwise take the general functions above.
+HWY_INLINE bool AllBelow2p22(DF d, VF v) {
+  return hn::AllTrue(d, hn::Lt(hn::Abs(v), hn::Set(d, 4194304.0f)));
+}
+HWY_INLINE VI IntBits(DF d, VF integral) {
+  const DI di;
+  return hn::BitCast(di, hn::Add(integral, hn::Set(d, 12582912.0f)));
+}
+// roundaway: trunc(v) + trunc(2·frac). The fraction v − trunc(v) is exact and so is its double;
+// truncating that gives ±1 exactly when |frac| ≥ 0.5.
+HWY_INLINE VF RoundAwaySmall(VF v) {
+  const VF t = hn::Trunc(v);
+  const VF frac = hn::Sub(v, t);
+  return hn::Add(t, hn::Trunc(hn::Add(frac, frac)));
+}
+
 // The bits of a mask, lane i in bit i.
 HWY_INLINE uint64_t MaskBits(DF d, MF m) {
   uint8_t bytes[8] = {};
@@ -120,26 +141,54 @@ size_t FirstNonfinite(const float* x, size_t n) {
 // ------------------------------------------------------------------------------------------------
 // Legacy 32-element blocks. N ≤ 16 lanes divides 32, so a block is 32 / N whole vectors.
 
+// Largest magnitude of a block. Magnitudes are ≥ +0 and not NaN, so the maximum does not depend on
+// the order.
+HWY_INLINE float AbsMax(DF d, const float* x) {
+  const size_t N = hn::Lanes(d);
+  VF vmax = hn::Abs(hn::LoadU(d, x));
+  for (size_t j = N; j < 32; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, x + j)));
+  return hn::GetLane(hn::MaxOfLanes(d, vmax));
+}
+
+// The reciprocal the quantizers multiply by: 1/d, or 0 for a zero scale.
+HWY_INLINE VF ReciprocalOrZero(DF d, VF dd) {
+  return hn::IfThenElseZero(hn::Ne(dd, hn::Zero(d)), hn::Div(hn::Set(d, 1.0f), dd));
+}
+
+// The legacy quantizers take blocks N at a time (N = lanes) in two phases. Phase 1 reduces each
+// block to its extremes and then computes the per-block scalars (scale, reciprocal, fp16 fields)
+// with one block per lane; phase 2 writes each block's codes with its elements in lanes. Done block
+// by block, the chain reduction → two divisions → fp16 rounding → codes serialises consecutive
+// blocks; split, both phases are throughput-bound.
+
 void QuantizeQ8_0(const float* src, std::byte* dst, size_t n) {
   const DF d;
   const DI di;
   const size_t N = hn::Lanes(d);
   const VI k255 = hn::Set(di, 255);
-  for (size_t b = 0; b < n / 32; ++b) {
-    const float* x = src + b * 32;
-    std::byte* out = dst + b * 34;
-    // Magnitudes are ≥ +0 and not NaN, so the maximum does not depend on the order.
-    VF vmax = hn::Abs(hn::LoadU(d, x));
-    for (size_t j = N; j < 32; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, x + j)));
-    const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
-    const float dd = amax / 127.0f;
-    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
-    auto* q = reinterpret_cast<uint8_t*>(out + 2);
-    for (size_t j = 0; j < 32; j += N) {
-      // The int8 cast keeps the low byte (two's complement).
-      StoreBytes(hn::And(RoundAway(d, hn::Mul(hn::LoadU(d, x + j), id)), k255), q + j);
+  HWY_ALIGN float amax[kMaxLanes], id[kMaxLanes];
+  HWY_ALIGN int32_t dh[kMaxLanes];
+  const size_t nb = n / 32;
+  for (size_t b0 = 0; b0 < nb; b0 += N) {
+    const size_t count = std::min(N, nb - b0);
+    for (size_t k = 0; k < N; ++k) amax[k] = k < count ? AbsMax(d, src + (b0 + k) * 32) : 0.0f;
+    const VF dd = hn::Div(hn::Load(d, amax), hn::Set(d, 127.0f));
+    hn::Store(ReciprocalOrZero(d, dd), d, id);
+    hn::Store(F32ToF16Bits(d, dd), di, dh);
+    for (size_t k = 0; k < count; ++k) {
+      const float* x = src + (b0 + k) * 32;
+      std::byte* out = dst + (b0 + k) * 34;
+      store_u16(out, static_cast<uint16_t>(dh[k]));
+      const VF vid = hn::Set(d, id[k]);
+      auto* q = reinterpret_cast<uint8_t*>(out + 2);
+      for (size_t j = 0; j < 32; j += N) {
+        // The int8 cast keeps the low byte (two's complement).
+        const VF v = hn::Mul(hn::LoadU(d, x + j), vid);
+        const VI r =
+            HWY_LIKELY(AllBelow2p22(d, v)) ? IntBits(d, RoundAwaySmall(v)) : RoundAway(d, v);
+        StoreBytes(hn::And(r, k255), q + j);
+      }
     }
-    store_f16(out, dd);
   }
 }
 
@@ -214,21 +263,34 @@ void QuantizeSym(const float* src, std::byte* dst, size_t n) {
   constexpr size_t kBytes = kMax == 15 ? 18 : 22;
   const VF bias = hn::Set(d, kMax == 15 ? 8.5f : 16.5f);
   const VI vmax = hn::Set(di, kMax);
-  for (size_t b = 0; b < n / 32; ++b) {
-    const float* x = src + b * 32;
-    std::byte* out = dst + b * kBytes;
-    const float dd = SignedAbsmax(d, x) / (kMax == 15 ? -8.0f : -16.0f);
-    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
-    VI q[32];
-    for (size_t k = 0; k < 32 / N; ++k) {
-      q[k] = hn::Min(TruncInt(d, hn::Add(hn::Mul(hn::LoadU(d, x + k * N), id), bias)), vmax);
-    }
-    store_f16(out, dd);
-    if constexpr (kMax == 15) {
-      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 2));
-    } else {
-      store_u32(out + 2, HighBits(d, q));
-      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 6));
+  const VF vmaxf = hn::Set(d, static_cast<float>(kMax));
+  HWY_ALIGN float m[kMaxLanes], id[kMaxLanes];
+  HWY_ALIGN int32_t dh[kMaxLanes];
+  const size_t nb = n / 32;
+  for (size_t b0 = 0; b0 < nb; b0 += N) {
+    const size_t count = std::min(N, nb - b0);
+    for (size_t k = 0; k < N; ++k) m[k] = k < count ? SignedAbsmax(d, src + (b0 + k) * 32) : 0.0f;
+    const VF dd = hn::Div(hn::Load(d, m), hn::Set(d, kMax == 15 ? -8.0f : -16.0f));
+    hn::Store(ReciprocalOrZero(d, dd), d, id);
+    hn::Store(F32ToF16Bits(d, dd), di, dh);
+    for (size_t k = 0; k < count; ++k) {
+      const float* x = src + (b0 + k) * 32;
+      std::byte* out = dst + (b0 + k) * kBytes;
+      const VF vid = hn::Set(d, id[k]);
+      VI q[32];
+      for (size_t v = 0; v < 32 / N; ++v) {
+        const VF t = hn::Add(hn::Mul(hn::LoadU(d, x + v * N), vid), bias);
+        // Only the low 5 bits of the codes are stored, so the fast path may leave garbage above.
+        q[v] = HWY_LIKELY(AllBelow2p22(d, t)) ? IntBits(d, hn::Min(hn::Trunc(t), vmaxf))
+                                              : hn::Min(TruncInt(d, t), vmax);
+      }
+      store_u16(out, static_cast<uint16_t>(dh[k]));
+      if constexpr (kMax == 15) {
+        PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 2));
+      } else {
+        store_u32(out + 2, HighBits(d, q));
+        PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 6));
+      }
     }
   }
 }
@@ -242,26 +304,43 @@ void QuantizeAffine(const float* src, std::byte* dst, size_t n) {
   constexpr size_t kBytes = kMax == 15 ? 20 : 24;
   const VF half = hn::Set(d, 0.5f);
   const VI vmax = hn::Set(di, 15);
-  for (size_t b = 0; b < n / 32; ++b) {
-    const float* x = src + b * 32;
-    std::byte* out = dst + b * kBytes;
-    float lo, hi;
-    MinMax(d, x, &lo, &hi);
-    const float dd = (hi - lo) / static_cast<float>(kMax);
-    const VF id = hn::Set(d, dd != 0.0f ? 1.0f / dd : 0.0f);
-    const VF vlo = hn::Set(d, lo);
-    VI q[32];
-    for (size_t k = 0; k < 32 / N; ++k) {
-      q[k] = TruncInt(d, hn::Add(hn::Mul(hn::Sub(hn::LoadU(d, x + k * N), vlo), id), half));
-      if constexpr (kMax == 15) q[k] = hn::Min(q[k], vmax);
+  const VF vmaxf = hn::Set(d, 15.0f);
+  HWY_ALIGN float lo[kMaxLanes], hi[kMaxLanes], id[kMaxLanes];
+  HWY_ALIGN int32_t dh[kMaxLanes], mh[kMaxLanes];
+  const size_t nb = n / 32;
+  for (size_t b0 = 0; b0 < nb; b0 += N) {
+    const size_t count = std::min(N, nb - b0);
+    for (size_t k = 0; k < N; ++k) {
+      lo[k] = hi[k] = 0.0f;
+      if (k < count) MinMax(d, src + (b0 + k) * 32, &lo[k], &hi[k]);
     }
-    store_f16(out, dd);
-    store_f16(out + 2, lo);
-    if constexpr (kMax == 15) {
-      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 4));
-    } else {
-      store_u32(out + 4, HighBits(d, q));
-      PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 8));
+    const VF vlo = hn::Load(d, lo);
+    const VF dd = hn::Div(hn::Sub(hn::Load(d, hi), vlo), hn::Set(d, static_cast<float>(kMax)));
+    hn::Store(ReciprocalOrZero(d, dd), d, id);
+    hn::Store(F32ToF16Bits(d, dd), di, dh);
+    hn::Store(F32ToF16Bits(d, vlo), di, mh);
+    for (size_t k = 0; k < count; ++k) {
+      const float* x = src + (b0 + k) * 32;
+      std::byte* out = dst + (b0 + k) * kBytes;
+      const VF vid = hn::Set(d, id[k]), vmin = hn::Set(d, lo[k]);
+      VI q[32];
+      for (size_t v = 0; v < 32 / N; ++v) {
+        const VF t = hn::Add(hn::Mul(hn::Sub(hn::LoadU(d, x + v * N), vmin), vid), half);
+        if (HWY_LIKELY(AllBelow2p22(d, t))) {
+          q[v] = IntBits(d, kMax == 15 ? hn::Min(hn::Trunc(t), vmaxf) : hn::Trunc(t));
+        } else {
+          q[v] = TruncInt(d, t);
+          if constexpr (kMax == 15) q[v] = hn::Min(q[v], vmax);
+        }
+      }
+      store_u16(out, static_cast<uint16_t>(dh[k]));
+      store_u16(out + 2, static_cast<uint16_t>(mh[k]));
+      if constexpr (kMax == 15) {
+        PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 4));
+      } else {
+        store_u32(out + 4, HighBits(d, q));
+        PackNibbles(d, q, reinterpret_cast<uint8_t*>(out + 8));
+      }
     }
   }
 }

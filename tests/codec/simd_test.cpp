@@ -159,7 +159,7 @@ std::vector<float> quantizer_input(size_t n, uint32_t seed) {
   std::vector<float> x(n);
   for (size_t r = 0; r < n; r += 32) {
     float* v = x.data() + r;
-    const uint32_t kind = rng() % 14;
+    const uint32_t kind = rng() % 16;
     const float scale = std::ldexp(1.0f, static_cast<int>(rng() % 200) - 140);
     for (int i = 0; i < 32; ++i) {
       // clang-format off
@@ -177,6 +177,8 @@ std::vector<float> quantizer_input(size_t n, uint32_t seed) {
         case 10: v[i] = rng() % 4 ? uniform(rng) : 0.0f; break;
         case 11: v[i] = 1e25f * normal(rng); break;  // x² overflows
         case 12: v[i] = std::abs(normal(rng)); break;  // all positive: the min is clipped
+        // Q8_0 scale exactly 2^k (max 127·2^k), every other x / d an exact tie k + 0.5.
+        case 14: v[i] = (i == 0 ? 127.0f : 0.5f + static_cast<float>(small_int(rng))) * scale; break;
         default: v[i] = -std::abs(0.01f * normal(rng)); break;
       }
       // clang-format on

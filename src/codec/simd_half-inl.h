@@ -1,0 +1,46 @@
+// Per-lane fp32 → binary16 for the Highway kernels (internal; included once per target like every
+// Highway -inl.h): the integer recipe of f32_to_f16 (half.hpp), step for step, so the bits equal
+// the scalar ones for every input, NaNs included. Used by the F16 encoder and by the quantizers for
+// their fp16 scale fields.
+
+// Per-target include guard: this file is re-included for each target by foreach_target.h.
+#if defined(LORAKIT_CODEC_SIMD_HALF_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LORAKIT_CODEC_SIMD_HALF_INL_H_
+#undef LORAKIT_CODEC_SIMD_HALF_INL_H_
+#else
+#define LORAKIT_CODEC_SIMD_HALF_INL_H_
+#endif
+
+#include "codec/half.hpp"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lorakit::codec::detail::HWY_NAMESPACE {
+
+// The binary16 bits of each float lane, in the low 16 bits of an int32 lane (upper bits zero).
+template <class DF>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> F32ToF16Bits(
+    DF df, hwy::HWY_NAMESPACE::Vec<DF> v) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::RebindToSigned<DF> di;
+  const auto u = hn::BitCast(di, v);
+  const auto sign = hn::And(hn::ShiftRight<16>(u), hn::Set(di, 0x8000));  // arithmetic shift
+  const auto a = hn::And(u, hn::Set(di, 0x7FFFFFFF));
+  // fp16 normal range: rebias the exponent, round off 13 bits to nearest even.
+  const auto t = hn::Sub(a, hn::Set(di, 0x38000000));
+  const auto normal = hn::ShiftRight<13>(
+      hn::Add(hn::Add(t, hn::Set(di, 0x0FFF)), hn::And(hn::ShiftRight<13>(t), hn::Set(di, 1))));
+  // Below 2^-14: a count of 2^-24 units, rounded by one addition of 2^23.
+  const auto units = hn::Mul(hn::BitCast(df, a), hn::Set(df, 16777216.0f));
+  const auto sub = hn::Sub(hn::BitCast(di, hn::Add(units, hn::Set(df, kTwo23))),
+                           hn::Set(di, static_cast<int32_t>(f32_bits(kTwo23))));
+  auto r = hn::IfThenElse(hn::Lt(a, hn::Set(di, 0x38800000)), sub, normal);        // 2^-14
+  r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477FEFFF)), hn::Set(di, 0x7C00), r);  // ≥ 65520: inf
+  r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x7F800000)), hn::Set(di, 0x7E00), r);  // NaN
+  return hn::Or(r, sign);
+}
+
+}  // namespace lorakit::codec::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // LORAKIT_CODEC_SIMD_HALF_INL_H_

@@ -59,6 +59,10 @@ struct Module {
   std::optional<Factor> dora_scale; // LyCORIS dora_scale or PEFT lora_magnitude_vector
   enum class DoraAxis { None, Output, Input } dora_axis = DoraAxis::None;
   std::optional<std::vector<uint64_t>> reshape_weight;  // §8.13
+  // §8.0 exception: a conv_in delta with fewer input channels than the model's conv_in (inpainting,
+  // pix2pix); the delta is zero-padded on the input-channel axis.
+  bool pad_input_channels = false;
+  bool glora_old = false;           // GLoRA in the old factor layout (§8.5)
   std::vector<std::string> keys;    // every file key of this record, in file order
 };
 
@@ -73,6 +77,7 @@ struct ShapeMismatch {
 // shape-checked.
 struct MatchReport {
   Format format = Format::Unknown;
+  std::string format_label;      // format_name plus sub-labels (§4.2): "lycoris+dora", "peft (ai-toolkit)"
   std::string trained_for;       // implied family/variant ("sd1", "sdxl", "flux", ... or "unknown")
   std::string trained_for_detail;  // e.g. "cross-attention dim 768"
   std::string compat_error;      // non-empty when the implied family contradicts the model (§3.4)
@@ -86,6 +91,9 @@ struct MatchReport {
   std::vector<std::string> incomplete;      // records missing a required factor
   std::vector<std::string> conflicts;       // records mixing adapter types or suffix families
   std::vector<std::string> unsupported;     // known but unsupported targets (e.g. VAE)
+  std::vector<std::string> invalid;         // records whose factors or scalars are unusable (factor
+                                            // shapes that do not fit together, a non-scalar alpha,
+                                            // a negative OFT constraint)
   std::vector<std::string> duplicate_bindings, overlaps;
   std::vector<std::string> warnings;
 };
@@ -97,10 +105,20 @@ struct Adapter {
   MatchReport report;
 };
 
-// Parses and binds an adapter file against a model. Throws FormatError for unreadable files; an
-// adapter that binds nothing is not an exception here (the report says so; callers decide).
-Adapter parse(std::shared_ptr<const io::TensorSource> src, const model::ModelIndex& model);
-Adapter parse_file(const std::string& path, const model::ModelIndex& model);
+struct ParseOptions {
+  // Bind even when the adapter's implied base contradicts the model (§3.4 `--force`); every record
+  // is still shape-checked and compat_error still names the contradiction.
+  bool force = false;
+};
+
+// Parses and binds an adapter file against a model. Throws FormatError for unreadable files, and
+// FormatError("unsupported_model") when the model's family is unknown (nothing to bind to); an
+// adapter that binds nothing is not an exception here (the report says so; callers decide). When the
+// implied base contradicts the model (compat_error set) nothing is bound unless `force`.
+Adapter parse(std::shared_ptr<const io::TensorSource> src, const model::ModelIndex& model,
+              const ParseOptions& options = {});
+Adapter parse_file(const std::string& path, const model::ModelIndex& model,
+                   const ParseOptions& options = {});
 
 // Target naming families for conversion.
 enum class TargetFamily { Kohya, Peft, Diffusers, Bfl };

@@ -28,6 +28,9 @@ struct Architecture {
   uint32_t depth = 0;          // SD3 depth; FLUX double-block count
   uint32_t single_depth = 0;   // FLUX single-block count
   uint32_t in_channels = 0;
+  // A recognised family that lorakit does not bind (e.g. "chroma", "flux2", "controlnet",
+  // "z-image", "anima", "qwen-image", "ip-adapter"); family is then Unknown. Empty otherwise.
+  std::string unsupported;
 };
 
 // How the file names its tensors (lora-formats.md §2.1).
@@ -124,6 +127,12 @@ class ModelIndex {
   const std::vector<Component>& components() const { return components_; }
   const std::vector<TensorMeta>& tensors() const { return tensors_; }
   const TensorMeta* find(std::string_view name) const;
+  // The bias companion of a weight tensor ("x.weight" -> "x.bias", OpenCLIP "in_proj_weight" ->
+  // "in_proj_bias"), or nullptr when the model has none.
+  const TensorMeta* bias_of(std::string_view weight_tensor) const;
+  // Throws FormatError(origin, "unsupported_model", ...) unless the diffusion model's family is
+  // known and supported; what the adapter layer calls before binding diffusion-model records.
+  void require_supported() const;
   const std::vector<ModulePath>& module_paths() const { return module_paths_; }
 
  private:

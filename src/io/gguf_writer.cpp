@@ -7,11 +7,12 @@
 #include <bit>
 #include <limits>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "io/atomic_file.hpp"
+#include "io/tensor_data_file.hpp"
 #include "io/gguf_format.hpp"
 #include "lorakit/io.hpp"
 
@@ -159,24 +160,12 @@ GgufValue u32_value(uint32_t v) {
 }  // namespace
 
 struct GgufWriter::Impl {
-  struct Slot {
-    std::string name;
-    uint64_t nbytes = 0;
-    uint64_t file_offset = 0;
-    std::map<uint64_t, uint64_t> written;  // disjoint [begin, end) ranges, keyed by begin
-    uint64_t written_bytes = 0;
-  };
+  using Slot = TensorDataFile::Region;
 
   std::string dest;
   std::vector<Slot> slots;
-  std::unordered_map<std::string_view, size_t> index;  // views into slots[i].name
   std::vector<std::string> warnings;
-  std::unique_ptr<AtomicFile> file;
-
-  std::mutex mu;
-  int in_flight = 0;
-  bool failed = false;
-  bool committed = false;
+  std::optional<TensorDataFile> data;
 
   void layout(std::vector<MetadataEntry> kv, std::vector<TensorDecl> tensors, uint32_t alignment);
 };
@@ -235,7 +224,7 @@ void GgufWriter::Impl::layout(std::vector<MetadataEntry> kv, std::vector<TensorD
       invalid(dest, fmt::format("tensor '{}': the data size overflows", t.name));
     quantized |= gguf::is_quantized(t.dtype);
     element_counts.push_back(elements);
-    slots.push_back(Slot{t.name, *nbytes, offset, {}, 0});
+    slots.push_back(Slot{t.name, offset, *nbytes});
     offset = next;
   }
   const uint64_t data_size = offset;
@@ -313,12 +302,14 @@ void GgufWriter::Impl::layout(std::vector<MetadataEntry> kv, std::vector<TensorD
   if (__builtin_add_overflow(data_start, data_size, &total) || total > kInt64Max)
     invalid(dest, "the file size overflows");
   for (Slot& s : slots) s.file_offset += data_start;
-  for (size_t i = 0; i < slots.size(); ++i) index.emplace(slots[i].name, i);
 
   // Only now does a file exist. Header first; the data section is a hole until written.
-  file = std::make_unique<AtomicFile>(dest);
-  file->truncate(total);
-  file->write_at(0, h.bytes());
+  data.emplace(dest, std::move(slots), h.bytes(), total,
+               [](std::string_view n) {
+                 std::string q(1, '\'');
+                 q.append(n).push_back('\'');
+                 return q;
+               });
 }
 
 GgufWriter::GgufWriter(std::string dest, std::vector<MetadataEntry> kv,
@@ -333,76 +324,9 @@ GgufWriter::~GgufWriter() = default;
 const std::vector<std::string>& GgufWriter::warnings() const { return impl_->warnings; }
 
 void GgufWriter::write(std::string_view name, std::span<const std::byte> data, uint64_t offset) {
-  Impl& w = *impl_;
-  uint64_t at = 0;
-  {
-    std::lock_guard lock(w.mu);
-    if (w.committed) invalid(w.dest, fmt::format("write of tensor '{}' after commit()", name));
-    if (w.failed) throw IoError(w.dest + ": an earlier write failed; the file cannot be completed");
-    auto it = w.index.find(name);
-    if (it == w.index.end()) invalid(w.dest, fmt::format("tensor '{}' was not declared", name));
-    Impl::Slot& s = w.slots[it->second];
-    uint64_t size = data.size();
-    if (offset > s.nbytes || size > s.nbytes - offset)
-      invalid(w.dest, fmt::format("tensor '{}': bytes [{}, {}) lie outside its {} bytes", name,
-                                  offset, offset + size, s.nbytes));
-    if (size == 0) return;
-    uint64_t end = offset + size;
-    // Each byte exactly once: the new range must not touch any range already written.
-    auto next = s.written.lower_bound(offset);
-    if (next != s.written.end() && next->first < end)
-      invalid(w.dest, fmt::format("tensor '{}': bytes [{}, {}) overlap bytes already written", name,
-                                  offset, end));
-    if (next != s.written.begin() && std::prev(next)->second > offset)
-      invalid(w.dest, fmt::format("tensor '{}': bytes [{}, {}) overlap bytes already written", name,
-                                  offset, end));
-    // Merge with touching neighbours so the map stays small for chunked writes.
-    uint64_t begin = offset;
-    if (next != s.written.begin() && std::prev(next)->second == offset) {
-      auto prev = std::prev(next);
-      begin = prev->first;
-      s.written.erase(prev);
-    }
-    if (next != s.written.end() && next->first == end) {
-      end = next->second;
-      s.written.erase(next);
-    }
-    s.written.emplace(begin, end);
-    s.written_bytes += size;
-    at = s.file_offset + offset;
-    ++w.in_flight;
-  }
-  try {
-    w.file->write_at(at, data);
-  } catch (...) {
-    std::lock_guard lock(w.mu);
-    --w.in_flight;
-    w.failed = true;
-    throw;
-  }
-  std::lock_guard lock(w.mu);
-  --w.in_flight;
+  impl_->data->write(name, data, offset);
 }
 
-void GgufWriter::commit() {
-  Impl& w = *impl_;
-  std::lock_guard lock(w.mu);
-  if (w.committed) invalid(w.dest, "commit() called twice");
-  if (w.failed) throw IoError(w.dest + ": an earlier write failed; the file was not committed");
-  if (w.in_flight > 0) invalid(w.dest, "commit() while writes are still running");
-  size_t incomplete = 0;
-  const Impl::Slot* first = nullptr;
-  for (const Impl::Slot& s : w.slots)
-    if (s.written_bytes != s.nbytes) {
-      if (!first) first = &s;
-      ++incomplete;
-    }
-  if (first)
-    invalid(w.dest, fmt::format("{} of {} tensors incomplete, e.g. '{}' ({} of {} bytes written)",
-                                incomplete, w.slots.size(), first->name, first->written_bytes,
-                                first->nbytes));
-  w.file->commit();
-  w.committed = true;
-}
+void GgufWriter::commit() { impl_->data->commit(); }
 
 }  // namespace lorakit::io

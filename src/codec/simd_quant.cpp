@@ -370,88 +370,124 @@ void ToLanes(const float* x, size_t count, size_t total, size_t N, float* xt) {
   }
 }
 
-// affine_search (k_search.cpp) lane by lane over kN-element groups: weights wt and values xt in
-// lane layout. Writes the codes (as floats) in lane layout to Lt and the scale and min of each
-// lane.
-template <int kN, bool kMad>
+// affine_search (k_search.cpp) lane by lane over kN-element groups, weights wt and values xt in
+// lane layout; writes the codes (as floats) in lane layout to Lt and the scale and min of each
+// lane. kB independent batches of N lanes run interleaved (batch b at xt + b·kN·N, likewise wt and
+// Lt; its scales at scale + b·N): each batch performs exactly the operations it would alone, and
+// the interleaving only lets the core overlap one batch's long dependency chains (the next
+// candidate's codes wait on the division by the updated range; the error is one sequential sum)
+// with the other batch's work.
+template <int kN, bool kMad, int kB>
 void AffineSearchLanes(const float* xt, const float* wt, float lmax, float rmin, float rstep,
                        int nsteps, float* Lt, float* scale, float* minv) {
   const DF d;
   const size_t N = hn::Lanes(d);
+  const size_t S = kN * N;  // batch stride
   const VF zero = hn::Zero(d);
-  // 1–2. Range (lo clipped to ≤ 0) and the weighted sums that do not depend on L.
-  VF lo = hn::Load(d, xt), hi = lo;
-  VF sw = hn::Load(d, wt);
-  VF sx = hn::Mul(sw, lo);
-  for (int i = 1; i < kN; ++i) {
-    const VF x = hn::Load(d, xt + i * N), w = hn::Load(d, wt + i * N);
-    lo = hn::IfThenElse(hn::Lt(x, lo), x, lo);
-    hi = hn::IfThenElse(hn::Gt(x, hi), x, hi);
-    sw = hn::Add(sw, w);
-    sx = hn::Add(sx, hn::Mul(w, x));
-  }
-  lo = hn::IfThenElse(hn::Gt(lo, zero), zero, lo);
-  // 3. Constant lanes run along (their arithmetic is meaningless) and are overwritten at the end.
-  const MF constant = hn::Eq(hi, lo);
-  const VF lo_clipped = lo;
   const VF vlmax = hn::Set(d, lmax);
   auto err_term = [](VF w, VF e) { return hn::Mul(w, kMad ? hn::Abs(e) : hn::Mul(e, e)); };
-  // 4. The plain min/max fit and its error.
-  VF is = hn::Div(vlmax, hn::Sub(hi, lo));
-  VF sc = hn::Div(hn::Set(d, 1.0f), is);
-  VF best = zero;
+  // 1–2. Range (lo clipped to ≤ 0) and the weighted sums that do not depend on L.
+  VF lo[kB], hi[kB], sw[kB], sx[kB];
+  for (int b = 0; b < kB; ++b) {
+    lo[b] = hi[b] = hn::Load(d, xt + b * S);
+    sw[b] = hn::Load(d, wt + b * S);
+    sx[b] = hn::Mul(sw[b], lo[b]);
+  }
+  for (int i = 1; i < kN; ++i) {
+    for (int b = 0; b < kB; ++b) {
+      const VF x = hn::Load(d, xt + b * S + i * N), w = hn::Load(d, wt + b * S + i * N);
+      lo[b] = hn::IfThenElse(hn::Lt(x, lo[b]), x, lo[b]);
+      hi[b] = hn::IfThenElse(hn::Gt(x, hi[b]), x, hi[b]);
+      sw[b] = hn::Add(sw[b], w);
+      sx[b] = hn::Add(sx[b], hn::Mul(w, x));
+    }
+  }
+  // 3. Constant lanes run along (their arithmetic is meaningless) and are overwritten at the end.
+  // The codes of the best fit so far are not kept but recomputed at the end from the (is, lo) they
+  // were made with: the same operations on the same values give the same codes.
+  MF constant[kB];
+  VF lo_clipped[kB], is[kB], sc[kB], best[kB], is_best[kB], lo_best[kB];
+  for (int b = 0; b < kB; ++b) {
+    lo[b] = hn::IfThenElse(hn::Gt(lo[b], zero), zero, lo[b]);
+    constant[b] = hn::Eq(hi[b], lo[b]);
+    lo_clipped[b] = lo[b];
+    // 4. The plain min/max fit and its error.
+    is[b] = hn::Div(vlmax, hn::Sub(hi[b], lo[b]));
+    sc[b] = hn::Div(hn::Set(d, 1.0f), is[b]);
+    best[b] = zero;
+    is_best[b] = is[b];
+    lo_best[b] = lo[b];
+  }
   for (int i = 0; i < kN; ++i) {
-    const VF x = hn::Load(d, xt + i * N);
-    const VF fl = RneClamp(d, hn::Mul(is, hn::Sub(x, lo)), zero, vlmax);
-    hn::Store(fl, d, Lt + i * N);
-    const VF e = hn::Sub(hn::Add(hn::Mul(sc, fl), lo), x);
-    best = hn::Add(best, err_term(hn::Load(d, wt + i * N), e));
+    for (int b = 0; b < kB; ++b) {
+      const VF x = hn::Load(d, xt + b * S + i * N);
+      const VF fl = RneClamp(d, hn::Mul(is[b], hn::Sub(x, lo[b])), zero, vlmax);
+      const VF e = hn::Sub(hn::Add(hn::Mul(sc[b], fl), lo[b]), x);
+      best[b] = hn::Add(best[b], err_term(hn::Load(d, wt + b * S + i * N), e));
+    }
   }
-  // 5. Candidate scales.
-  HWY_ALIGN float Lc[kN * kMaxLanes];
+  // 5. Candidate scales: codes from a stretched range, then the weighted least-squares (scale, min)
+  // for those codes; lo is the running best min.
+  HWY_ALIGN float Lc[kB * kN * kMaxLanes];
   for (int t = 0; t <= nsteps; ++t) {
-    is = hn::Div(hn::Set(d, (rmin + rstep * static_cast<float>(t)) + lmax), hn::Sub(hi, lo));
-    VF sl = zero, sl2 = zero, sxl = zero;
-    for (int i = 0; i < kN; ++i) {
-      const VF x = hn::Load(d, xt + i * N), w = hn::Load(d, wt + i * N);
-      const VF fl = RneClamp(d, hn::Mul(is, hn::Sub(x, lo)), zero, vlmax);
-      hn::Store(fl, d, Lc + i * N);
-      const VF wl = hn::Mul(w, fl);
-      sl = hn::Add(sl, wl);
-      sl2 = hn::Add(sl2, hn::Mul(wl, fl));
-      sxl = hn::Add(sxl, hn::Mul(wl, x));
+    const VF num = hn::Set(d, (rmin + rstep * static_cast<float>(t)) + lmax);
+    VF sl[kB], sl2[kB], sxl[kB];
+    for (int b = 0; b < kB; ++b) {
+      is[b] = hn::Div(num, hn::Sub(hi[b], lo[b]));
+      sl[b] = sl2[b] = sxl[b] = zero;
     }
-    const VF det = hn::Sub(hn::Mul(sw, sl2), hn::Mul(sl, sl));
-    const MF ok = hn::Gt(det, zero);
-    if (hn::AllFalse(d, ok)) continue;
-    VF sc_c = hn::Div(hn::Sub(hn::Mul(sw, sxl), hn::Mul(sx, sl)), det);
-    VF m_c = hn::Div(hn::Sub(hn::Mul(sl2, sx), hn::Mul(sl, sxl)), det);
-    const MF refit = hn::Gt(m_c, zero);  // the min must stay ≤ 0: refit the scale alone
-    sc_c = hn::IfThenElse(refit, hn::Div(sxl, sl2), sc_c);
-    m_c = hn::IfThenElse(refit, zero, m_c);
-    VF err = zero;
     for (int i = 0; i < kN; ++i) {
-      const VF x = hn::Load(d, xt + i * N);
-      const VF e = hn::Sub(hn::Add(hn::Mul(sc_c, hn::Load(d, Lc + i * N)), m_c), x);
-      err = hn::Add(err, err_term(hn::Load(d, wt + i * N), e));
+      for (int b = 0; b < kB; ++b) {
+        const VF x = hn::Load(d, xt + b * S + i * N), w = hn::Load(d, wt + b * S + i * N);
+        const VF fl = RneClamp(d, hn::Mul(is[b], hn::Sub(x, lo[b])), zero, vlmax);
+        hn::Store(fl, d, Lc + b * S + i * N);
+        const VF wl = hn::Mul(w, fl);
+        sl[b] = hn::Add(sl[b], wl);
+        sl2[b] = hn::Add(sl2[b], hn::Mul(wl, fl));
+        sxl[b] = hn::Add(sxl[b], hn::Mul(wl, x));
+      }
     }
-    const MF better = hn::And(ok, hn::Lt(err, best));
-    if (hn::AllFalse(d, better)) continue;
+    MF ok[kB];
+    VF sc_c[kB], m_c[kB];
+    bool any = false;
+    for (int b = 0; b < kB; ++b) {
+      const VF det = hn::Sub(hn::Mul(sw[b], sl2[b]), hn::Mul(sl[b], sl[b]));
+      ok[b] = hn::Gt(det, zero);
+      any = any || !hn::AllFalse(d, ok[b]);
+      sc_c[b] = hn::Div(hn::Sub(hn::Mul(sw[b], sxl[b]), hn::Mul(sx[b], sl[b])), det);
+      m_c[b] = hn::Div(hn::Sub(hn::Mul(sl2[b], sx[b]), hn::Mul(sl[b], sxl[b])), det);
+      const MF refit = hn::Gt(m_c[b], zero);  // the min must stay ≤ 0: refit the scale alone
+      sc_c[b] = hn::IfThenElse(refit, hn::Div(sxl[b], sl2[b]), sc_c[b]);
+      m_c[b] = hn::IfThenElse(refit, zero, m_c[b]);
+    }
+    if (!any) continue;
+    VF err[kB];
+    for (int b = 0; b < kB; ++b) err[b] = zero;
     for (int i = 0; i < kN; ++i) {
-      hn::Store(hn::IfThenElse(better, hn::Load(d, Lc + i * N), hn::Load(d, Lt + i * N)), d,
-                Lt + i * N);
+      for (int b = 0; b < kB; ++b) {
+        const VF x = hn::Load(d, xt + b * S + i * N);
+        const VF e = hn::Sub(hn::Add(hn::Mul(sc_c[b], hn::Load(d, Lc + b * S + i * N)), m_c[b]), x);
+        err[b] = hn::Add(err[b], err_term(hn::Load(d, wt + b * S + i * N), e));
+      }
     }
-    best = hn::IfThenElse(better, err, best);
-    sc = hn::IfThenElse(better, sc_c, sc);
-    lo = hn::IfThenElse(better, m_c, lo);
+    for (int b = 0; b < kB; ++b) {
+      const MF better = hn::And(ok[b], hn::Lt(err[b], best[b]));
+      is_best[b] = hn::IfThenElse(better, is[b], is_best[b]);
+      lo_best[b] = hn::IfThenElse(better, lo[b], lo_best[b]);
+      best[b] = hn::IfThenElse(better, err[b], best[b]);
+      sc[b] = hn::IfThenElse(better, sc_c[b], sc[b]);
+      lo[b] = hn::IfThenElse(better, m_c[b], lo[b]);
+    }
   }
-  if (!hn::AllFalse(d, constant)) {
+  for (int b = 0; b < kB; ++b) {
     for (int i = 0; i < kN; ++i) {
-      hn::Store(hn::IfThenZeroElse(constant, hn::Load(d, Lt + i * N)), d, Lt + i * N);
+      const VF x = hn::Load(d, xt + b * S + i * N);
+      const VF fl = RneClamp(d, hn::Mul(is_best[b], hn::Sub(x, lo_best[b])), zero, vlmax);
+      hn::Store(hn::IfThenZeroElse(constant[b], fl), d, Lt + b * S + i * N);
     }
+    hn::StoreU(hn::IfThenZeroElse(constant[b], sc[b]), d, scale + b * N);
+    hn::StoreU(hn::Neg(hn::IfThenElse(constant[b], lo_clipped[b], lo[b])), d, minv + b * N);
   }
-  hn::StoreU(hn::IfThenZeroElse(constant, sc), d, scale);
-  hn::StoreU(hn::Neg(hn::IfThenElse(constant, lo_clipped, lo)), d, minv);
 }
 
 // The value of largest magnitude of each 16-element lane, sign kept, first on ties; and whether
@@ -470,60 +506,76 @@ HWY_INLINE VF SignedAbsmaxLanes(DF d, const float* xt, MF* negligible) {
   return m;
 }
 
-// sym3_search lane by lane. Codes (+4, 0 for a zero lane) as floats in lane layout.
+// sym3_search lane by lane, kB batches interleaved as in AffineSearchLanes (the coordinate descent
+// is one dependency chain through a division per element). Codes (+4, 0 for a zero lane) as floats
+// in lane layout.
+template <int kB>
 void Sym3Lanes(const float* xt, float* Lt, float* scale) {
   const DF d;
   const size_t N = hn::Lanes(d);
+  const size_t S = 16 * N;
   const VF zero = hn::Zero(d);
   const VF lo = hn::Set(d, -4.0f), hi = hn::Set(d, 3.0f);
-  MF negligible;
-  const VF m = SignedAbsmaxLanes(d, xt, &negligible);
   // 2. Codes from the extreme value, with weights x² (w·x hoisted: the same product each time).
-  HWY_ALIGN float w[16 * kMaxLanes], wx[16 * kMaxLanes];
-  const VF is = hn::Div(hn::Set(d, -4.0f), m);
-  VF sxl = zero, sll = zero;
-  for (int i = 0; i < 16; ++i) {
-    const VF x = hn::Load(d, xt + i * N);
-    const VF wi = hn::Mul(x, x), wxi = hn::Mul(wi, x);
-    hn::Store(wi, d, w + i * N);
-    hn::Store(wxi, d, wx + i * N);
-    const VF fl = RneClamp(d, hn::Mul(is, x), lo, hi);
-    hn::Store(fl, d, Lt + i * N);
-    sxl = hn::Add(sxl, hn::Mul(wxi, fl));
-    sll = hn::Add(sll, hn::Mul(hn::Mul(wi, fl), fl));
+  HWY_ALIGN float w[kB * 16 * kMaxLanes], wx[kB * 16 * kMaxLanes];
+  MF negligible[kB];
+  VF sxl[kB], sll[kB];
+  for (int b = 0; b < kB; ++b) {
+    const VF is = hn::Div(hn::Set(d, -4.0f), SignedAbsmaxLanes(d, xt + b * S, &negligible[b]));
+    sxl[b] = sll[b] = zero;
+    for (int i = 0; i < 16; ++i) {
+      const size_t r = b * S + i * N;
+      const VF x = hn::Load(d, xt + r);
+      const VF wi = hn::Mul(x, x), wxi = hn::Mul(wi, x);
+      hn::Store(wi, d, w + r);
+      hn::Store(wxi, d, wx + r);
+      const VF fl = RneClamp(d, hn::Mul(is, x), lo, hi);
+      hn::Store(fl, d, Lt + r);
+      sxl[b] = hn::Add(sxl[b], hn::Mul(wxi, fl));
+      sll[b] = hn::Add(sll[b], hn::Mul(hn::Mul(wi, fl), fl));
+    }
   }
   // 3. Coordinate descent. A lane whose pass changed nothing would change nothing in the next
   // passes either (its state is the same), so running on until no lane changes is the scalar
   // early exit, lane by lane.
   for (int pass = 0; pass < 5; ++pass) {
-    MF changed = hn::FirstN(d, 0);
+    MF changed[kB];
+    for (int b = 0; b < kB; ++b) changed[b] = hn::FirstN(d, 0);
     for (int i = 0; i < 16; ++i) {
-      const VF x = hn::Load(d, xt + i * N);
-      const VF wi = hn::Load(d, w + i * N), wxi = hn::Load(d, wx + i * N);
-      const VF fl = hn::Load(d, Lt + i * N);
-      VF a = hn::Sub(sxl, hn::Mul(wxi, fl));
-      VF b = hn::Sub(sll, hn::Mul(hn::Mul(wi, fl), fl));
-      const MF apos = hn::Gt(a, zero);
-      const VF lp = RneClamp(d, hn::Div(hn::Mul(x, b), a), lo, hi);
-      a = hn::Add(a, hn::Mul(wxi, lp));
-      b = hn::Add(b, hn::Mul(hn::Mul(wi, lp), lp));
-      const MF take = hn::And(hn::And(apos, hn::Ne(lp, fl)),
-                              hn::And(hn::Gt(b, zero), hn::Gt(hn::Mul(hn::Mul(a, a), sll),
-                                                              hn::Mul(hn::Mul(sxl, sxl), b))));
-      hn::Store(hn::IfThenElse(take, lp, fl), d, Lt + i * N);
-      sxl = hn::IfThenElse(take, a, sxl);
-      sll = hn::IfThenElse(take, b, sll);
-      changed = hn::Or(changed, take);
+      for (int b = 0; b < kB; ++b) {
+        const size_t r = b * S + i * N;
+        const VF x = hn::Load(d, xt + r);
+        const VF wi = hn::Load(d, w + r), wxi = hn::Load(d, wx + r);
+        const VF fl = hn::Load(d, Lt + r);
+        VF a = hn::Sub(sxl[b], hn::Mul(wxi, fl));
+        VF bb = hn::Sub(sll[b], hn::Mul(hn::Mul(wi, fl), fl));
+        const MF apos = hn::Gt(a, zero);
+        const VF lp = RneClamp(d, hn::Div(hn::Mul(x, bb), a), lo, hi);
+        a = hn::Add(a, hn::Mul(wxi, lp));
+        bb = hn::Add(bb, hn::Mul(hn::Mul(wi, lp), lp));
+        const MF take = hn::And(
+            hn::And(apos, hn::Ne(lp, fl)),
+            hn::And(hn::Gt(bb, zero),
+                    hn::Gt(hn::Mul(hn::Mul(a, a), sll[b]), hn::Mul(hn::Mul(sxl[b], sxl[b]), bb))));
+        hn::Store(hn::IfThenElse(take, lp, fl), d, Lt + r);
+        sxl[b] = hn::IfThenElse(take, a, sxl[b]);
+        sll[b] = hn::IfThenElse(take, bb, sll[b]);
+        changed[b] = hn::Or(changed[b], take);
+      }
     }
-    if (hn::AllFalse(d, changed)) break;
+    bool any = false;
+    for (int b = 0; b < kB; ++b) any = any || !hn::AllFalse(d, changed[b]);
+    if (!any) break;
   }
   const VF four = hn::Set(d, 4.0f);
-  for (int i = 0; i < 16; ++i) {
-    hn::Store(hn::IfThenZeroElse(negligible, hn::Add(hn::Load(d, Lt + i * N), four)), d,
-              Lt + i * N);
+  for (int b = 0; b < kB; ++b) {
+    for (int i = 0; i < 16; ++i) {
+      float* row = Lt + b * S + i * N;
+      hn::Store(hn::IfThenZeroElse(negligible[b], hn::Add(hn::Load(d, row), four)), d, row);
+    }
+    const VF sc = hn::IfThenElseZero(hn::Gt(sll[b], zero), hn::Div(sxl[b], sll[b]));
+    hn::StoreU(hn::IfThenZeroElse(negligible[b], sc), d, scale + b * N);
   }
-  const VF sc = hn::IfThenElseZero(hn::Gt(sll, zero), hn::Div(sxl, sll));
-  hn::StoreU(hn::IfThenZeroElse(negligible, sc), d, scale);
 }
 
 // sym6_search lane by lane. Codes (+32, 0 for a zero lane) as floats in lane layout.
@@ -577,9 +629,8 @@ void Sym6Lanes(const float* xt, float* Lt, float* scale) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// K-quant drivers. A chunk is the fewest super-blocks whose groups fill whole vectors (1, or 2 for
-// 8-group types on 16 lanes); the searches run batch by batch over the chunk, then each super-block
-// is finished on its own.
+// K-quant drivers. A chunk is the fewest super-blocks whose groups fill the interleaved batches of
+// the search; the searches run over the chunk, then each super-block is finished on its own.
 
 enum class KType { kQ2, kQ3, kQ4, kQ5, kQ6 };
 
@@ -606,36 +657,45 @@ struct KTraits<KType::kQ6> {
   static constexpr size_t kGS = 16, kBytes = 210;
 };
 
-// Runs the group search of one batch (N groups in lane layout at xt): scale (and min) per lane into
-// s, m; codes into Lt.
+// How many batches each search interleaves. SYM3's coordinate descent is one dependency chain
+// through a division per element, and a second batch fills its bubbles. The AFFINE and SYM6
+// searches keep the floating-point units busy with one batch (interleaving measured no gain).
 template <KType kT>
-HWY_INLINE void SearchBatch(const float* xt, float* Lt, float* s, float* m) {
+constexpr int kInterleave = kT == KType::kQ3 ? 2 : 1;
+
+// Runs the group search of kB batches (N groups each, in lane layout at xt, batch after batch):
+// scale (and min) per lane into s, m; codes into Lt.
+template <KType kT, int kB>
+HWY_INLINE void SearchBatches(const float* xt, float* Lt, float* s, float* m) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  HWY_ALIGN float wt[32 * kMaxLanes];
+  HWY_ALIGN float wt[kB * 32 * kMaxLanes];
   if constexpr (kT == KType::kQ4 || kT == KType::kQ5) {
     // Weights r + |x| with r = sqrt(mean x²), the sum in element order.
-    VF sum = hn::Zero(d);
-    for (int i = 0; i < 32; ++i) {
-      const VF x = hn::Load(d, xt + i * N);
-      sum = hn::Add(sum, hn::Mul(x, x));
-    }
-    const VF r = hn::Sqrt(hn::Div(sum, hn::Set(d, 32.0f)));  // correctly rounded, as sqrtf
-    for (int i = 0; i < 32; ++i) {
-      hn::Store(hn::Add(r, hn::Abs(hn::Load(d, xt + i * N))), d, wt + i * N);
+    for (int b = 0; b < kB; ++b) {
+      const float* xb = xt + b * 32 * N;
+      VF sum = hn::Zero(d);
+      for (int i = 0; i < 32; ++i) {
+        const VF x = hn::Load(d, xb + i * N);
+        sum = hn::Add(sum, hn::Mul(x, x));
+      }
+      const VF r = hn::Sqrt(hn::Div(sum, hn::Set(d, 32.0f)));  // correctly rounded, as sqrtf
+      for (int i = 0; i < 32; ++i) {
+        hn::Store(hn::Add(r, hn::Abs(hn::Load(d, xb + i * N))), d, wt + b * 32 * N + i * N);
+      }
     }
     if constexpr (kT == KType::kQ4) {
-      AffineSearchLanes<32, false>(xt, wt, 15.0f, -1.0f, 0.1f, 20, Lt, s, m);
+      AffineSearchLanes<32, false, kB>(xt, wt, 15.0f, -1.0f, 0.1f, 20, Lt, s, m);
     } else {
-      AffineSearchLanes<32, false>(xt, wt, 31.0f, -0.5f, 0.1f, 15, Lt, s, m);
+      AffineSearchLanes<32, false, kB>(xt, wt, 31.0f, -0.5f, 0.1f, 15, Lt, s, m);
     }
   } else if constexpr (kT == KType::kQ2) {
-    for (int i = 0; i < 16; ++i) hn::Store(hn::Abs(hn::Load(d, xt + i * N)), d, wt + i * N);
-    AffineSearchLanes<16, true>(xt, wt, 3.0f, -0.5f, 0.1f, 15, Lt, s, m);
+    for (size_t i = 0; i < kB * 16; ++i) hn::Store(hn::Abs(hn::Load(d, xt + i * N)), d, wt + i * N);
+    AffineSearchLanes<16, true, kB>(xt, wt, 3.0f, -0.5f, 0.1f, 15, Lt, s, m);
   } else if constexpr (kT == KType::kQ3) {
-    Sym3Lanes(xt, Lt, s);
+    Sym3Lanes<kB>(xt, Lt, s);
   } else {
-    Sym6Lanes(xt, Lt, s);
+    for (int b = 0; b < kB; ++b) Sym6Lanes(xt + b * 16 * N, Lt + b * 16 * N, s + b * N);
   }
 }
 
@@ -669,17 +729,26 @@ void QuantizeK(const float* src, std::byte* dst, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
   constexpr size_t kGS = KTraits<kT>::kGS, kG = 256 / kGS, kBytes = KTraits<kT>::kBytes;
-  const size_t chunk = N > kG ? N / kG : 1;  // super-blocks per chunk: 1 or 2
-  const size_t groups = chunk * kG;          // a multiple of N
-  HWY_ALIGN float xt[2 * 256], Lt[2 * 256];
-  float s[2 * kG], m[2 * kG];
+  constexpr int kB = kInterleave<kT>;
+  // Super-blocks per chunk: enough groups for kB whole batches (at most 4 super-blocks: 2 × 16
+  // lanes of 8-group types). The groups of a chunk are always a multiple of kB·N.
+  const size_t chunk = std::max<size_t>(1, kB * N / kG);
+  constexpr size_t kMaxChunk = 2 * kMaxLanes / 8;
+  HWY_ALIGN float xt[kMaxChunk * 256], Lt[kMaxChunk * 256];
+  float s[kMaxChunk * kG], m[kMaxChunk * kG];
   const size_t nsb = n / 256;
   for (size_t b0 = 0; b0 < nsb; b0 += chunk) {
     const size_t real = std::min(chunk, nsb - b0);
     const float* x = src + b0 * 256;
-    ToLanes<kGS>(x, real * kG, groups, N, xt);
-    for (size_t bt = 0; bt < groups / N; ++bt) {
-      SearchBatch<kT>(xt + bt * kGS * N, Lt + bt * kGS * N, s + bt * N, m + bt * N);
+    // A short last chunk searches only the batches it needs, the odd one alone.
+    const size_t batches = (real * kG + N - 1) / N;
+    ToLanes<kGS>(x, real * kG, batches * N, N, xt);
+    size_t bt = 0;
+    for (; bt + kB <= batches; bt += kB) {
+      SearchBatches<kT, kB>(xt + bt * kGS * N, Lt + bt * kGS * N, s + bt * N, m + bt * N);
+    }
+    for (; bt < batches; ++bt) {
+      SearchBatches<kT, 1>(xt + bt * kGS * N, Lt + bt * kGS * N, s + bt * N, m + bt * N);
     }
     for (size_t k = 0; k < real; ++k) {
       const float* xs = x + k * 256;

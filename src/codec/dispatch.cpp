@@ -37,10 +37,10 @@ Kernels quantizer(DecodeFn decode) {
 }
 
 void encode_e4m3fn(const float* src, std::byte* dst, size_t n, const EncodeOptions& opt) {
-  detail::encode_e4m3fn(src, dst, n, opt.fp8_overflow);
+  detail::encode_e4m3fn_simd(src, dst, n, opt.fp8_overflow);
 }
 void encode_e5m2(const float* src, std::byte* dst, size_t n, const EncodeOptions& opt) {
-  detail::encode_e5m2(src, dst, n, opt.fp8_overflow);
+  detail::encode_e5m2_simd(src, dst, n, opt.fp8_overflow);
 }
 
 // The one table of implemented types; every other type is unsupported. The SIMD kernels serve the

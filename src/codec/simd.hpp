@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lorakit/codec.hpp"
+
 namespace lorakit::codec::detail {
 
 // simd_convert.cpp
@@ -15,6 +17,8 @@ void decode_f16_simd(const std::byte* src, float* dst, size_t n);
 void encode_f16_simd(const float* src, std::byte* dst, size_t n);
 void decode_bf16_simd(const std::byte* src, float* dst, size_t n);
 void encode_bf16_simd(const float* src, std::byte* dst, size_t n);
+void encode_e4m3fn_simd(const float* src, std::byte* dst, size_t n, Fp8Overflow mode);
+void encode_e5m2_simd(const float* src, std::byte* dst, size_t n, Fp8Overflow mode);
 
 // simd_dequant.cpp
 void dequantize_q8_0_simd(const std::byte* src, float* dst, size_t n);

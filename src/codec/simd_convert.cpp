@@ -1,8 +1,8 @@
-// Highway kernels for F16 ↔ F32 and BF16 ↔ F32, compiled once per SIMD target and chosen at run
-// time (foreach_target.h + HWY_DYNAMIC_DISPATCH). They do not use the F16C instructions: those keep
-// NaN payloads (ggml drops them) and Highway's fallback for targets without F16C does not round to
-// nearest even. Instead each lane runs the integer recipe of half.hpp, so every target gives the
-// scalar bits.
+// Highway kernels for F16 ↔ F32, BF16 ↔ F32 and F32 → FP8, compiled once per SIMD target and chosen
+// at run time (foreach_target.h + HWY_DYNAMIC_DISPATCH). They do not use the F16C instructions:
+// those keep NaN payloads (ggml drops them) and Highway's fallback for targets without F16C does
+// not round to nearest even. Instead each lane runs the integer recipe of half.hpp, so every target
+// gives the scalar bits.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "codec/simd_convert.cpp"
 #include "codec/half.hpp"
@@ -10,6 +10,7 @@
 #include "codec/simd.hpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "lorakit/codec.hpp"
 // After highway.h, so that it is re-included per target.
 #include "codec/simd_half-inl.h"
 
@@ -96,6 +97,63 @@ void EncodeBF16(const float* src, std::byte* dst_bytes, size_t n) {
   for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_bf16(src[i]));
 }
 
+// fp32 → fp8 (e4m3fn or e5m2), the branch-free bit recipe of encode_fp8 (fp8.cpp) lane by lane:
+// rebias and round to nearest even on the bit pattern for normal results, one exact scaling and one
+// rounding addition for subnormal ones, then overflow (per mode) and NaN. Lanes compute both
+// candidates and select, as the scalar code does with masks, so every lane gives the scalar bits.
+template <int kMant, int kBias, int32_t kMaxCode, int32_t kOverflowCast>
+void EncodeFp8(const float* src, std::byte* dst_bytes, size_t n, bool saturate) {
+  const hn::ScalableTag<int32_t> di;
+  const hn::Rebind<float, decltype(di)> df;
+  const hn::Rebind<uint8_t, decltype(di)> du8;
+  auto* dst = reinterpret_cast<uint8_t*>(dst_bytes);
+  const size_t N = hn::Lanes(di);
+  constexpr int kShift = 23 - kMant;
+  const auto kAbs = hn::Set(di, 0x7FFFFFFF);
+  const auto kRebias = hn::Set(di, (127 - kBias) << 23);
+  const auto kHalfMinus1 = hn::Set(di, (1 << (kShift - 1)) - 1);
+  const auto kOne = hn::Set(di, 1);
+  const auto kMinNormal = hn::Set(di, (127 + 1 - kBias) << 23);
+  // 2^(bias − 1 + mantissa bits): one unit of the smallest subnormal becomes 1.
+  const auto kUnitScale =
+      hn::Set(df, f32_from_bits(static_cast<uint32_t>(127 + kBias - 1 + kMant) << 23));
+  const auto kTwo23f = hn::Set(df, kTwo23);
+  const auto kTwo23i = hn::Set(di, static_cast<int32_t>(f32_bits(kTwo23)));
+  const auto kMax = hn::Set(di, kMaxCode);
+  const auto kPast = hn::Set(di, saturate ? kMaxCode : kOverflowCast);
+  const auto kInf = hn::Set(di, 0x7F800000);
+  const auto kNaN = hn::Set(di, 0x7F);
+  const auto kSign = hn::Set(di, 0x80);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto u = hn::BitCast(di, hn::LoadU(df, src + i));
+    const auto sign = hn::And(hn::ShiftRight<24>(u), kSign);
+    const auto a = hn::And(u, kAbs);
+    // Below the normal range t is negative here (unsigned garbage in the scalar code): either way
+    // the lane is not selected.
+    const auto t = hn::Sub(a, kRebias);
+    const auto normal = hn::ShiftRight<kShift>(
+        hn::Add(hn::Add(t, kHalfMinus1), hn::And(hn::ShiftRight<kShift>(t), kOne)));
+    const auto units = hn::Mul(hn::BitCast(df, a), kUnitScale);
+    const auto subnormal = hn::Sub(hn::BitCast(di, hn::Add(units, kTwo23f)), kTwo23i);
+    auto code = hn::IfThenElse(hn::Lt(a, kMinNormal), subnormal, normal);
+    code = hn::IfThenElse(hn::Gt(code, kMax), kPast, code);
+    code = hn::IfThenElse(hn::Gt(a, kInf), kNaN, code);
+    hn::StoreU(hn::DemoteTo(du8, hn::Or(code, sign)), du8, dst + i);
+  }
+  const Fp8Overflow mode = saturate ? Fp8Overflow::Saturate : Fp8Overflow::Cast;
+  for (; i < n; ++i) {
+    dst[i] = kBias == 7 ? fp32_to_e4m3fn(src[i], mode) : fp32_to_e5m2(src[i], mode);
+  }
+}
+
+void EncodeE4M3fn(const float* src, std::byte* dst, size_t n, bool saturate) {
+  EncodeFp8<3, 7, 0x7E, 0x7F>(src, dst, n, saturate);
+}
+void EncodeE5M2(const float* src, std::byte* dst, size_t n, bool saturate) {
+  EncodeFp8<2, 15, 0x7B, 0x7C>(src, dst, n, saturate);
+}
+
 // Which target's code runs: lets the tests confirm that forcing a target took effect.
 int64_t CurrentTarget() { return HWY_TARGET; }
 
@@ -109,6 +167,8 @@ HWY_EXPORT(DecodeF16);
 HWY_EXPORT(EncodeF16);
 HWY_EXPORT(DecodeBF16);
 HWY_EXPORT(EncodeBF16);
+HWY_EXPORT(EncodeE4M3fn);
+HWY_EXPORT(EncodeE5M2);
 HWY_EXPORT(CurrentTarget);
 
 void decode_f16_simd(const std::byte* src, float* dst, size_t n) {
@@ -122,6 +182,13 @@ void decode_bf16_simd(const std::byte* src, float* dst, size_t n) {
 }
 void encode_bf16_simd(const float* src, std::byte* dst, size_t n) {
   HWY_DYNAMIC_DISPATCH(EncodeBF16)(src, dst, n);
+}
+
+void encode_e4m3fn_simd(const float* src, std::byte* dst, size_t n, Fp8Overflow mode) {
+  HWY_DYNAMIC_DISPATCH(EncodeE4M3fn)(src, dst, n, mode == Fp8Overflow::Saturate);
+}
+void encode_e5m2_simd(const float* src, std::byte* dst, size_t n, Fp8Overflow mode) {
+  HWY_DYNAMIC_DISPATCH(EncodeE5M2)(src, dst, n, mode == Fp8Overflow::Saturate);
 }
 
 int64_t simd_dispatched_target() { return HWY_DYNAMIC_DISPATCH(CurrentTarget)(); }

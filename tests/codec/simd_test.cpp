@@ -147,6 +147,34 @@ TEST_P(SimdTarget, Q4_KDequantize) {
   }
 }
 
+TEST_P(SimdTarget, Fp8Encode) {
+  std::vector<float> x = special_and_random_floats(100001);
+  // Every fp8 value of both formats, the midpoints between neighbours (the rounding ties) and the
+  // floats next to all of those, both signs.
+  for (auto decode : {codec::e4m3fn_to_fp32, codec::e5m2_to_fp32}) {
+    for (int c = 0; c < 0x7F; ++c) {
+      const float v = decode(static_cast<uint8_t>(c)), next = decode(static_cast<uint8_t>(c + 1));
+      for (float p : {v, (v + next) / 2, next + (next - v) / 2}) {
+        for (float q : {p, std::nextafter(p, 0.0f), std::nextafter(p, 1e30f)}) {
+          x.push_back(q);
+          x.push_back(-q);
+        }
+      }
+    }
+  }
+  for (auto mode : {codec::Fp8Overflow::Saturate, codec::Fp8Overflow::Cast}) {
+    for (size_t shift : {0, 1}) {
+      std::vector<std::byte> simd(x.size() + 1), scalar(x.size() + 1);
+      codec::detail::encode_e4m3fn_simd(x.data(), simd.data() + shift, x.size(), mode);
+      codec::detail::encode_e4m3fn(x.data(), scalar.data() + shift, x.size(), mode);
+      ASSERT_TRUE(same_bytes(simd, scalar)) << "e4m3fn, shift " << shift;
+      codec::detail::encode_e5m2_simd(x.data(), simd.data() + shift, x.size(), mode);
+      codec::detail::encode_e5m2(x.data(), scalar.data() + shift, x.size(), mode);
+      ASSERT_TRUE(same_bytes(simd, scalar)) << "e5m2, shift " << shift;
+    }
+  }
+}
+
 // Quantizer input: 32-element runs of many kinds, so that every legacy block and every K-quant
 // group meets ordinary data, ties, signed zeros, constant and near-constant runs, equal extremes of
 // opposite sign, subnormals (infinite reciprocals: the NaN and overflow paths of the conversions)

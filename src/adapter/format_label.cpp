@@ -78,8 +78,9 @@ FormatLabel format_label(const std::vector<io::TensorInfo>& t,
       }))
     return make(Format::DiffusersNonPeft);
   if (any_key(t, [](std::string_view k) {
+        // `text_encoder.`, `text_encoder_2.`, … but not ComfyUI's `text_encoders.` (rule 10).
         return k.find(".lora_A") != std::string_view::npos &&
-               starts_any(k, {"unet.", "transformer.", "text_encoder"});
+               starts_any(k, {"unet.", "transformer.", "text_encoder.", "text_encoder_"});
       }))
     return make(Format::Peft, ai_toolkit(md) ? " (ai-toolkit)" : "");
   if (any_key(t, [](std::string_view k) {

@@ -85,17 +85,19 @@ std::optional<Vote> vote_of(const RecordWidth& r) {
   return std::nullopt;
 }
 
-// Text-encoder records: the width of the first CLIP (kohya `lora_te_`/`lora_te1_`, diffusers
-// `text_encoder.`), used only when nothing in the diffusion model says more.
+// Text-encoder records, used only when nothing in the diffusion model says more. Only widths that
+// name one family count: ViT-H (1024) is SD2's alone; CLIP-L (768) under kohya's single-encoder
+// `lora_te_` is SD1 (SDXL, SD3 and FLUX files write `lora_te1_` for their CLIP-L).
 std::optional<Vote> te_vote(const RecordWidth& r) {
   const std::string_view p = r.prefix;
-  if (!(p.starts_with("lora_te_") || p.starts_with("lora_te1_") ||
-        p.starts_with("text_encoder.")))
+  // HF CLIP names only (`text_model.encoder.layers.N`); other encoders (Qwen3, T5) say nothing.
+  if (!any_leaf(p, {"q_proj", "k_proj", "v_proj", "fc1"}) || !contains(p, "text_model"))
     return std::nullopt;
-  if (!any_leaf(p, {"q_proj", "k_proj", "v_proj", "fc1"})) return std::nullopt;
   using B = ImpliedBase::Basis;
-  if (r.in_width == 768) return Vote{B::TextEncoder, "sd1", 768};
-  if (r.in_width == 1024) return Vote{B::TextEncoder, "sd2", 1024};
+  if (r.in_width == 768 && p.starts_with("lora_te_")) return Vote{B::TextEncoder, "sd1", 768};
+  if (r.in_width == 1024 && (p.starts_with("lora_te_") || p.starts_with("lora_te1_") ||
+                             p.starts_with("text_encoder.")))
+    return Vote{B::TextEncoder, "sd2", 1024};
   return std::nullopt;
 }
 

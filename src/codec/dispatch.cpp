@@ -65,15 +65,15 @@ Kernels kernels_for(DType t) {
     case DType::U64: return {d::decode_u64};
     case DType::I64: return {d::decode_i64};
     case DType::Q8_0: return quantizer<d::quantize_q8_0_simd>(d::dequantize_q8_0_simd);
-    case DType::Q4_0: return quantizer<d::quantize_q4_0_simd>(d::dequantize_q4_0);
-    case DType::Q4_1: return quantizer<d::quantize_q4_1_simd>(d::dequantize_q4_1);
-    case DType::Q5_0: return quantizer<d::quantize_q5_0_simd>(d::dequantize_q5_0);
-    case DType::Q5_1: return quantizer<d::quantize_q5_1_simd>(d::dequantize_q5_1);
-    case DType::Q2_K: return quantizer<d::quantize_q2_k_simd>(d::dequantize_q2_k);
-    case DType::Q3_K: return quantizer<d::quantize_q3_k_simd>(d::dequantize_q3_k);
+    case DType::Q4_0: return quantizer<d::quantize_q4_0_simd>(d::dequantize_q4_0_simd);
+    case DType::Q4_1: return quantizer<d::quantize_q4_1_simd>(d::dequantize_q4_1_simd);
+    case DType::Q5_0: return quantizer<d::quantize_q5_0_simd>(d::dequantize_q5_0_simd);
+    case DType::Q5_1: return quantizer<d::quantize_q5_1_simd>(d::dequantize_q5_1_simd);
+    case DType::Q2_K: return quantizer<d::quantize_q2_k_simd>(d::dequantize_q2_k_simd);
+    case DType::Q3_K: return quantizer<d::quantize_q3_k_simd>(d::dequantize_q3_k_simd);
     case DType::Q4_K: return quantizer<d::quantize_q4_k_simd>(d::dequantize_q4_k_simd);
-    case DType::Q5_K: return quantizer<d::quantize_q5_k_simd>(d::dequantize_q5_k);
-    case DType::Q6_K: return quantizer<d::quantize_q6_k_simd>(d::dequantize_q6_k);
+    case DType::Q5_K: return quantizer<d::quantize_q5_k_simd>(d::dequantize_q5_k_simd);
+    case DType::Q6_K: return quantizer<d::quantize_q6_k_simd>(d::dequantize_q6_k_simd);
     default: return {};
   }
   // clang-format on

@@ -23,6 +23,14 @@ void encode_e5m2_simd(const float* src, std::byte* dst, size_t n, Fp8Overflow mo
 // simd_dequant.cpp
 void dequantize_q8_0_simd(const std::byte* src, float* dst, size_t n);
 void dequantize_q4_k_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q4_0_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q4_1_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q5_0_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q5_1_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q2_k_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q3_k_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q5_k_simd(const std::byte* src, float* dst, size_t n);
+void dequantize_q6_k_simd(const std::byte* src, float* dst, size_t n);
 
 // simd_quant.cpp: the block quantizers (same bytes as their scalar twins in kernels.hpp for every
 // finite input) and the dispatcher's scan for non-finite input (index of the first, or n).

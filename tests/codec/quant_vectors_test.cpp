@@ -54,8 +54,24 @@ codec::detail::DecodeFn scalar_decoder(DType t) {
       return codec::detail::decode_bf16_scalar;
     case DType::Q8_0:
       return codec::detail::dequantize_q8_0;
+    case DType::Q4_0:
+      return codec::detail::dequantize_q4_0;
+    case DType::Q4_1:
+      return codec::detail::dequantize_q4_1;
+    case DType::Q5_0:
+      return codec::detail::dequantize_q5_0;
+    case DType::Q5_1:
+      return codec::detail::dequantize_q5_1;
+    case DType::Q2_K:
+      return codec::detail::dequantize_q2_k;
+    case DType::Q3_K:
+      return codec::detail::dequantize_q3_k;
     case DType::Q4_K:
       return codec::detail::dequantize_q4_k;
+    case DType::Q5_K:
+      return codec::detail::dequantize_q5_k;
+    case DType::Q6_K:
+      return codec::detail::dequantize_q6_k;
     default:
       return nullptr;
   }

@@ -147,6 +147,39 @@ TEST_P(SimdTarget, Q4_KDequantize) {
   }
 }
 
+struct DequantKernels {
+  const char* name;
+  size_t block_elements, block_bytes;
+  std::initializer_list<size_t> f16_offsets;
+  void (*simd)(const std::byte*, float*, size_t);
+  void (*scalar)(const std::byte*, float*, size_t);
+};
+
+TEST_P(SimdTarget, DequantizersMatchScalar) {
+  namespace d = codec::detail;
+  const DequantKernels kernels[] = {
+      {"Q4_0", 32, 18, {0}, d::dequantize_q4_0_simd, d::dequantize_q4_0},
+      {"Q4_1", 32, 20, {0, 2}, d::dequantize_q4_1_simd, d::dequantize_q4_1},
+      {"Q5_0", 32, 22, {0}, d::dequantize_q5_0_simd, d::dequantize_q5_0},
+      {"Q5_1", 32, 24, {0, 2}, d::dequantize_q5_1_simd, d::dequantize_q5_1},
+      {"Q2_K", 256, 84, {80, 82}, d::dequantize_q2_k_simd, d::dequantize_q2_k},
+      {"Q3_K", 256, 110, {108}, d::dequantize_q3_k_simd, d::dequantize_q3_k},
+      {"Q5_K", 256, 176, {0, 2}, d::dequantize_q5_k_simd, d::dequantize_q5_k},
+      {"Q6_K", 256, 210, {208}, d::dequantize_q6_k_simd, d::dequantize_q6_k},
+  };
+  for (const DequantKernels& k : kernels) {
+    const size_t blocks = k.block_elements == 32 ? 2001 : 301;
+    for (size_t shift : {0, 3}) {  // unaligned source
+      std::vector<std::byte> q = random_blocks(blocks, k.block_bytes, k.f16_offsets, 13);
+      q.insert(q.begin(), shift, std::byte{0});
+      std::vector<float> dv(blocks * k.block_elements), ds(blocks * k.block_elements);
+      k.simd(q.data() + shift, dv.data(), dv.size());
+      k.scalar(q.data() + shift, ds.data(), ds.size());
+      ASSERT_TRUE(same_bits(dv, ds)) << k.name << ", shift " << shift;
+    }
+  }
+}
+
 TEST_P(SimdTarget, Fp8Encode) {
   std::vector<float> x = special_and_random_floats(100001);
   // Every fp8 value of both formats, the midpoints between neighbours (the rounding ties) and the

@@ -586,19 +586,20 @@ void Sym6Lanes(const float* xt, float* Lt, float* scale) {
   const VF lo = hn::Set(d, -32.0f), hi = hn::Set(d, 31.0f);
   MF negligible;
   const VF m = SignedAbsmaxLanes(d, xt, &negligible);
-  HWY_ALIGN float w[16 * kMaxLanes], wx[16 * kMaxLanes], Lc[16 * kMaxLanes];
+  HWY_ALIGN float w[16 * kMaxLanes], wx[16 * kMaxLanes];
   for (int i = 0; i < 16; ++i) {
     const VF x = hn::Load(d, xt + i * N);
     const VF wi = hn::Mul(x, x);
     hn::Store(wi, d, w + i * N);
     hn::Store(hn::Mul(wi, x), d, wx + i * N);
   }
-  // Codes for scale −nmax/m, and the sums Sxl, Sll (weights x²) that score them.
-  auto fit = [&](VF is, float* l, VF* sxl, VF* sll) {
+  // The sums Sxl, Sll (weights x²) that score the codes for scale −nmax/m. The codes themselves
+  // are recomputed at the end from the best candidate's `is` (the same operations give the same
+  // codes) rather than kept for every candidate.
+  auto fit = [&](VF is, VF* sxl, VF* sll) {
     VF a = zero, b = zero;
     for (int i = 0; i < 16; ++i) {
       const VF fl = RneClamp(d, hn::Mul(is, hn::Load(d, xt + i * N)), lo, hi);
-      hn::Store(fl, d, l + i * N);
       a = hn::Add(a, hn::Mul(hn::Load(d, wx + i * N), fl));
       b = hn::Add(b, hn::Mul(hn::Mul(hn::Load(d, w + i * N), fl), fl));
     }
@@ -606,24 +607,23 @@ void Sym6Lanes(const float* xt, float* Lt, float* scale) {
     *sll = b;
   };
   VF sxl, sll;
-  fit(hn::Div(hn::Set(d, -32.0f), m), Lt, &sxl, &sll);
+  VF is_best = hn::Div(hn::Set(d, -32.0f), m);
+  fit(is_best, &sxl, &sll);
   VF sc = hn::IfThenElseZero(hn::Ne(sll, zero), hn::Div(sxl, sll));
   VF best = hn::Mul(sc, sxl);
   for (int t = -9; t <= 9; ++t) {
     if (t == 0) continue;
-    fit(hn::Div(hn::Set(d, -(32.0f + 0.1f * static_cast<float>(t))), m), Lc, &sxl, &sll);
+    const VF is = hn::Div(hn::Set(d, -(32.0f + 0.1f * static_cast<float>(t))), m);
+    fit(is, &sxl, &sll);
     const MF better = hn::And(hn::Gt(sll, zero), hn::Gt(hn::Mul(sxl, sxl), hn::Mul(best, sll)));
-    if (hn::AllFalse(d, better)) continue;
-    for (int i = 0; i < 16; ++i) {
-      hn::Store(hn::IfThenElse(better, hn::Load(d, Lc + i * N), hn::Load(d, Lt + i * N)), d,
-                Lt + i * N);
-    }
+    is_best = hn::IfThenElse(better, is, is_best);
     sc = hn::IfThenElse(better, hn::Div(sxl, sll), sc);
     best = hn::IfThenElse(better, hn::Mul(sc, sxl), best);
   }
   const VF k32 = hn::Set(d, 32.0f);
   for (int i = 0; i < 16; ++i) {
-    hn::Store(hn::IfThenZeroElse(negligible, hn::Add(hn::Load(d, Lt + i * N), k32)), d, Lt + i * N);
+    const VF fl = RneClamp(d, hn::Mul(is_best, hn::Load(d, xt + i * N)), lo, hi);
+    hn::Store(hn::IfThenZeroElse(negligible, hn::Add(fl, k32)), d, Lt + i * N);
   }
   hn::StoreU(hn::IfThenZeroElse(negligible, sc), d, scale);
 }

@@ -67,7 +67,7 @@ void expect_same(const Keys& got, const Keys& want) {
   }
 }
 
-TEST(EquivalentLayouts, FluxBflToDiffusersIsTheDiffusersIndex) {
+TEST(ModulePathRoundTrip, FluxBflToDiffusersIsTheDiffusersIndex) {
   // BFL flux1-dev renamed to diffusers = FLUX.1-dev/transformer's weight map (1160 keys; no
   // shapes).
   Keys got = drop_shapes(keys_in(testing::corpus_model("sdmecha_flux_dev_bfl_transformer_only.txt"),
@@ -76,7 +76,7 @@ TEST(EquivalentLayouts, FluxBflToDiffusersIsTheDiffusersIndex) {
   EXPECT_EQ(got.size(), 1160u);
 }
 
-TEST(EquivalentLayouts, FluxDiffusersToBflIsTheBflFile) {
+TEST(ModulePathRoundTrip, FluxDiffusersToBflIsTheBflFile) {
   // And back: the diffusers index's BFL names (virtual concatenations included) are flux1-dev's
   // keys.
   ModelIndex m = testing::corpus_model("forge_hf_flux1_dev_diffusers_transformer_index.txt");
@@ -92,7 +92,7 @@ TEST(EquivalentLayouts, FluxDiffusersToBflIsTheBflFile) {
   EXPECT_EQ(got, want);
 }
 
-TEST(EquivalentLayouts, SdxlSgmToDiffusersIsTheDiffusersUnet) {
+TEST(ModulePathRoundTrip, SdxlSgmToDiffusersIsTheDiffusersUnet) {
   // SGM UNet renamed to diffusers = the diffusers unet/ file, shapes included. class_embedding is
   // the unCLIP spelling of label_emb, which an SDXL diffusers UNet does not use.
   Keys got = keys_in(ModelIndex::reference("sdxl"), Naming::Diffusers);
@@ -101,13 +101,13 @@ TEST(EquivalentLayouts, SdxlSgmToDiffusersIsTheDiffusersUnet) {
   expect_same(got, corpus_keys("sdmecha_sdxl_diffusers_unet_only.txt"));
 }
 
-TEST(EquivalentLayouts, SdxlDiffusersToSgmIsTheSgmUnet) {
+TEST(ModulePathRoundTrip, SdxlDiffusersToSgmIsTheSgmUnet) {
   Keys got =
       keys_in(testing::corpus_model("sdmecha_sdxl_diffusers_unet_only.txt"), Naming::Original);
   expect_same(got, corpus_keys("arenasys_toolkit_component_UNET-XL-SD.txt"));
 }
 
-TEST(EquivalentLayouts, Sd1KohyaDiffusersUnetToLdm) {
+TEST(ModulePathRoundTrip, Sd1KohyaDiffusersUnetToLdm) {
   // sd-mecha's "sd1-kohya" file stores the UNet under diffusers names: its LDM names are the LDM
   // UNet's keys.
   ModelIndex m = testing::corpus_model("sdmecha_sd1_kohya.txt");
@@ -116,7 +116,7 @@ TEST(EquivalentLayouts, Sd1KohyaDiffusersUnetToLdm) {
   expect_same(got, want);
 }
 
-TEST(EquivalentLayouts, Sd3MmditToDiffusersAndBack) {
+TEST(ModulePathRoundTrip, Sd3MmditToDiffusersAndBack) {
   // No diffusers SD3 list in the corpus: build one from the MMDiT file through the map, detect it
   // as a diffusers SD3 transformer, and map it back.
   ModelIndex orig = ModelIndex::reference("sd3");

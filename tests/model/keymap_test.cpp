@@ -24,9 +24,9 @@ std::string strip_suffix(const std::string& s, const std::string& suf) {
   return s.ends_with(suf) ? s.substr(0, s.size() - suf.size()) : s;
 }
 
-class KeymapTest : public ::testing::TestWithParam<Map> {};
+class ModulePathKeymap : public ::testing::TestWithParam<Map> {};
 
-TEST_P(KeymapTest, PlainRowsAreEquivalentNames) {
+TEST_P(ModulePathKeymap, PlainRowsAreEquivalentNames) {
   const Map& mp = GetParam();
   ModelIndex m = testing::corpus_model(mp.ldm_side);
   ASSERT_NE(m.arch().family, Family::Unknown);
@@ -81,7 +81,7 @@ TEST_P(KeymapTest, PlainRowsAreEquivalentNames) {
   EXPECT_EQ(checked, plain - vae);
 }
 
-INSTANTIATE_TEST_SUITE_P(AiToolkit, KeymapTest,
+INSTANTIATE_TEST_SUITE_P(AiToolkit, ModulePathKeymap,
                          ::testing::Values(Map{"aitoolkit_keymap_sd1_ldm_to_diffusers.tsv",
                                                "aitoolkit_keymap_sd1_ldm_side.txt", 1130, 248},
                                            Map{"aitoolkit_keymap_sd2_ldm_to_diffusers.tsv",
@@ -114,7 +114,7 @@ std::string flat(std::string s) {
 // ai-toolkit's kohya LoCon map for SDXL: flattened SGM module names ↔ flattened diffusers names,
 // for every module of the UNet (norms and convs included). Each row must pair an original-naming
 // path with a diffusers path bound to the same tensor.
-TEST(KeymapLocon, SdxlFlattenedPairs) {
+TEST(ModulePathKeymapLocon, SdxlFlattenedPairs) {
   ModelIndex m = ModelIndex::reference("sdxl");
   std::map<std::string, std::string> tensor_of_original;  // flat original path -> tensor
   std::map<std::string, std::set<std::string>> diffusers_of_tensor;

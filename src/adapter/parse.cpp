@@ -380,6 +380,7 @@ Adapter parse_view(std::shared_ptr<const io::TensorSource> src, const ModelView&
 
 Adapter parse(std::shared_ptr<const io::TensorSource> src, const model::ModelIndex& model,
               const ParseOptions& options) {
+  model.require_supported();  // names the out-of-scope family (Chroma, FLUX.2, …) when it can
   return detail::parse_view(std::move(src), detail::ModelView::of(model), options);
 }
 

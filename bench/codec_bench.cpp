@@ -1,8 +1,8 @@
 // Throughput of lorakit::codec: decode (to fp32) and encode (from fp32) of a 4096 × 1024 tensor
 // (4 M elements, weights-like normal(0, 0.02) data) for every implemented float and block type, on
-// one thread and on all threads of the TBB pool, plus memcpy of the fp32 side for scale and the
-// scalar kernels behind the SIMD ones. Counters: enc_GB/s = bytes of the encoded side per second,
-// f32_GB/s = bytes of the fp32 side per second.
+// one thread and on all threads of the TBB pool, plus memcpy of the fp32 side for scale and some of
+// the scalar kernels behind the SIMD ones (decode_scalar/*, encode_scalar/*). Counters: enc_GB/s =
+// bytes of the encoded side per second, f32_GB/s = bytes of the fp32 side per second.
 #include <benchmark/benchmark.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -98,6 +98,19 @@ void bm_decode_scalar(benchmark::State& state, DType t, lorakit::codec::detail::
   set_counters(state, q.size());
 }
 
+// The scalar quantizers behind the SIMD ones (the bit-exact definition), one thread.
+void bm_encode_scalar(benchmark::State& state, DType t,
+                      void (*f)(const float*, std::byte*, size_t)) {
+  std::vector<std::byte> q(*lorakit::bytes_for(t, kN));
+  const float* x = input().data();
+  for (auto _ : state) {
+    f(x, q.data(), kN);
+    benchmark::DoNotOptimize(q.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, q.size());
+}
+
 void bm_memcpy(benchmark::State& state, int threads) {
   std::vector<float> y(kN);
   const auto limit = limit_threads(threads);
@@ -144,10 +157,21 @@ const bool kRegistered = [] {
   const std::pair<DType, d::DecodeFn> scalar[] = {{DType::F16, d::decode_f16_scalar},
                                                   {DType::BF16, d::decode_bf16_scalar},
                                                   {DType::Q8_0, d::dequantize_q8_0},
-                                                  {DType::Q4_K, d::dequantize_q4_k}};
+                                                  {DType::Q4_K, d::dequantize_q4_k},
+                                                  {DType::Q6_K, d::dequantize_q6_k}};
   for (const auto& [t, f] : scalar) {
     const std::string name = "decode_scalar/" + std::string(lorakit::name(t)) + "/threads:1";
     benchmark::RegisterBenchmark(name.c_str(), bm_decode_scalar, t, f)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  const std::pair<DType, void (*)(const float*, std::byte*, size_t)> scalar_enc[] = {
+      {DType::Q8_0, d::quantize_q8_0},
+      {DType::Q4_K, d::quantize_q4_k},
+      {DType::Q6_K, d::quantize_q6_k}};
+  for (const auto& [t, f] : scalar_enc) {
+    const std::string name = "encode_scalar/" + std::string(lorakit::name(t)) + "/threads:1";
+    benchmark::RegisterBenchmark(name.c_str(), bm_encode_scalar, t, f)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

@@ -3,11 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/core.h>
+#include <map>
 #include <memory>
 #include <optional>
 #include <tbb/global_control.h>
 
 #include "cli/progress.hpp"
+#include "lorakit/adapter.hpp"
 #include "lorakit/error.hpp"
 #include "tools/diff.hpp"
 #include "tools/inspect.hpp"
@@ -69,6 +71,25 @@ int main(int argc, char** argv) {
   diff->add_option("B", diff_b, "Second model")->required();
   diff->add_flag("--json", diff_json, "Machine-readable output");
 
+  // convert
+  auto* conv = app.add_subcommand(
+      "convert", "Rewrite an adapter in another naming family (factor bytes copied unchanged)");
+  using lorakit::adapter::TargetFamily;
+  const std::map<std::string, TargetFamily> families{{"kohya", TargetFamily::Kohya},
+                                                     {"peft", TargetFamily::Peft},
+                                                     {"diffusers", TargetFamily::Diffusers},
+                                                     {"bfl", TargetFamily::Bfl}};
+  std::string conv_in, conv_model, conv_arch, conv_out;
+  TargetFamily conv_to = TargetFamily::Kohya;
+  conv->add_option("ADAPTER", conv_in, "Adapter file")->required();
+  conv->add_option("--to", conv_to, "kohya, peft, diffusers or bfl")
+      ->required()
+      ->transform(CLI::CheckedTransformer(families));
+  auto* conv_m = conv->add_option("--model", conv_model, "Base model the adapter is bound to");
+  conv->add_option("--arch", conv_arch, "Built-in layout instead of a model: sd1 sd2 sdxl sd3 flux")
+      ->excludes(conv_m);
+  conv->add_option("-o,--output", conv_out, "Output .safetensors")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,6 +138,18 @@ int main(int argc, char** argv) {
       }
       if (small) fmt::print("  kept {} tensors with fewer than 2 dimensions\n", small);
       if (non_float) fmt::print("  kept {} non-float tensors\n", non_float);
+      return 0;
+    }
+    if (*conv) {
+      if (conv_model.empty() == conv_arch.empty())
+        throw lorakit::InvalidArgument("convert: give --model MODEL or --arch NAME");
+      const auto model = conv_model.empty()
+                             ? lorakit::model::ModelIndex::reference(conv_arch)
+                             : lorakit::model::ModelIndex::from_source(
+                                   *lorakit::io::open_tensor_source(conv_model));
+      const auto a = lorakit::adapter::parse_file(conv_in, model);
+      lorakit::adapter::convert(a, model, conv_to, conv_out);
+      fmt::print("{}: {} records written\n", conv_out, a.modules.size());
       return 0;
     }
     if (*diff) {

@@ -31,6 +31,7 @@ struct Architecture {
   // A recognised family that lorakit does not bind (e.g. "chroma", "flux2", "controlnet",
   // "z-image", "anima", "qwen-image", "ip-adapter"); family is then Unknown. Empty otherwise.
   std::string unsupported;
+  bool scaled_fp8 = false;  // a `scaled_fp8` marker tensor: ComfyUI scaled-fp8 weights (§3.1 test 4)
 };
 
 // How the file names its tensors (lora-formats.md §2.1).

@@ -110,6 +110,8 @@ Detection detect(const std::vector<TensorMeta>& sorted, const std::string& origi
     d.components[best].keys.emplace(std::move(inner), &t);
   }
   d.layout = layout_of(d.components, keys);
+  for (const auto& t : sorted)
+    d.arch.scaled_fp8 |= t.name == "scaled_fp8" || t.name.ends_with(".scaled_fp8");
   check_gguf_architecture(d.arch, origin, metadata);
   return d;
 }

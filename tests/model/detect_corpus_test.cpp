@@ -281,6 +281,26 @@ const std::vector<Expect>& expectations() {
       {"arenasys_toolkit_component_Depth-v2-SD.txt", Family::Unknown, "", Layout::Unknown, {}},
       {"forge_a1111_vae_approx_model_pt.txt", Family::Unknown, "", Layout::Unknown, {}},
       {"invokeai_test_embedding_safetensors_header.txt", Family::Unknown, "", Layout::Unknown, {}},
+      // Leftover-buffer files of ai-toolkit's key maps (position ids, logit scale, projection
+      // only).
+      {"aitoolkit_sdxl_ldm_base_safetensors_header.txt", Family::Unknown, "", Layout::Unknown, {}},
+      {"aitoolkit_refiner_ldm_base_safetensors_header.txt",
+       Family::Unknown,
+       "",
+       Layout::Unknown,
+       {}},
+      {"aitoolkit_ssd_ldm_base_safetensors_header.txt", Family::Unknown, "", Layout::Unknown, {}},
+      // named_modules() dumps of diffusers UNets: module names, not tensors (no ".weight" keys).
+      {"invokeai_hidiffusion_sd15_diffusers_unet_module_names.txt",
+       Family::Unknown,
+       "",
+       Layout::Unknown,
+       {}},
+      {"invokeai_hidiffusion_sdxl_diffusers_unet_module_names.txt",
+       Family::Unknown,
+       "",
+       Layout::Unknown,
+       {}},
       // EMA copies with the dots removed from the names are not a loadable layout.
       {"arenasys_toolkit_component_UNET-v1-EMA.txt", Family::Unknown, "", Layout::Unknown, {}},
       {"arenasys_toolkit_component_UNET-v1-Pix2Pix-EMA.txt",
@@ -348,6 +368,14 @@ TEST(DetectDims, SdUnetsAndDits) {
   auto diff = testing::corpus_model("forge_hf_flux1_dev_diffusers_transformer_index.txt").arch();
   EXPECT_EQ(diff.depth, 19u);
   EXPECT_EQ(diff.single_depth, 38u);
+}
+
+TEST(DetectDims, ScaledFp8Marker) {
+  EXPECT_TRUE(testing::corpus_model("invokeai_model_flux1_transformer_scaled_fp8_keys.txt")
+                  .arch()
+                  .scaled_fp8);
+  EXPECT_FALSE(
+      testing::corpus_model("sdmecha_flux_dev_bfl_transformer_only.txt").arch().scaled_fp8);
 }
 
 TEST(DetectEncoders, WidthAndDepth) {

@@ -132,11 +132,16 @@ void add_diffusers(AliasMap& a, const ModulePath& mp, const ModelView& m) {
 
 std::string_view comfy_name(ComponentKind k) {
   switch (k) {
-    case ComponentKind::ClipL: return "clip_l";
-    case ComponentKind::ClipH: return "clip_h";
-    case ComponentKind::ClipG: return "clip_g";
-    case ComponentKind::T5xxl: return "t5xxl";
-    default: return "";
+    case ComponentKind::ClipL:
+      return "clip_l";
+    case ComponentKind::ClipH:
+      return "clip_h";
+    case ComponentKind::ClipG:
+      return "clip_g";
+    case ComponentKind::T5xxl:
+      return "t5xxl";
+    default:
+      return "";
   }
 }
 
@@ -151,11 +156,16 @@ TeRules te_rules(const ModelView& m) {
   const bool h = m.has_component(ComponentKind::ClipH);
   const bool g = m.has_component(ComponentKind::ClipG);
   TeRules r;
-  if (l) r.te = ComponentKind::ClipL;
-  else if (h) r.te = ComponentKind::ClipH;
-  else if (g) r.te = ComponentKind::ClipG;  // SDXL refiner (§13.6)
-  if (l) r.te1 = ComponentKind::ClipL;
-  else if (h) r.te1 = ComponentKind::ClipH;
+  if (l)
+    r.te = ComponentKind::ClipL;
+  else if (h)
+    r.te = ComponentKind::ClipH;
+  else if (g)
+    r.te = ComponentKind::ClipG;  // SDXL refiner (§13.6)
+  if (l)
+    r.te1 = ComponentKind::ClipL;
+  else if (h)
+    r.te1 = ComponentKind::ClipH;
   if (g && l) r.te2 = ComponentKind::ClipG;
   if (g && !l) r.prior_te = ComponentKind::ClipG;
   const int n = 1 + (g ? 1 : 0) + (l ? 1 : 0);
@@ -197,8 +207,10 @@ AliasMap build_alias_map(const ModelView& m) {
   for (const ModulePath& mp : m.paths) {
     switch (mp.component) {
       case ComponentKind::DiffusionModel:
-        if (mp.naming == Naming::Original) add_original(a, mp, m);
-        else if (mp.naming == Naming::Diffusers) add_diffusers(a, mp, m);
+        if (mp.naming == Naming::Original)
+          add_original(a, mp, m);
+        else if (mp.naming == Naming::Diffusers)
+          add_diffusers(a, mp, m);
         break;
       case ComponentKind::ClipL:
       case ComponentKind::ClipH:
@@ -208,7 +220,8 @@ AliasMap build_alias_map(const ModelView& m) {
       case ComponentKind::T5xxl:
         if (mp.naming == Naming::HfT5) add_t5(a, mp, te);
         break;
-      case ComponentKind::Vae: break;  // VAE adapters are unsupported in v1 (§13.11)
+      case ComponentKind::Vae:
+        break;  // VAE adapters are unsupported in v1 (§13.11)
     }
   }
   return a;

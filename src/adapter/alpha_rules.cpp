@@ -51,8 +51,8 @@ bool pattern_matches(const std::string& pattern, const std::string& name) {
 }
 
 const PeftConfig* config_for(const PeftMetadata& md, const std::string& prefix, std::string& name) {
-  static const char* kHeads[] = {"base_model.model.", "transformer.", "unet.", "text_encoder_2.",
-                                 "text_encoder_3.", "text_encoder."};
+  static const char* kHeads[] = {"base_model.model.", "transformer.",    "unet.",
+                                 "text_encoder_2.",   "text_encoder_3.", "text_encoder."};
   name = prefix;
   for (const auto& [comp, cfg] : md.configs) {
     if (!comp.empty() && prefix.starts_with(comp + ".")) {
@@ -96,8 +96,8 @@ PeftMetadata read_peft_metadata(const std::vector<io::MetadataEntry>& metadata) 
         plain[k] = it.value();
       } else if (dot != std::string::npos && is_config_field(k.substr(dot + 1))) {
         packed[k.substr(0, dot)][k.substr(dot + 1)] = it.value();
-      } else if (it.value().is_object() && (it.value().contains("r") ||
-                                            it.value().contains("lora_alpha"))) {
+      } else if (it.value().is_object() &&
+                 (it.value().contains("r") || it.value().contains("lora_alpha"))) {
         packed[k] = it.value();
       }
     }
@@ -127,7 +127,8 @@ AlphaResult alpha_scale(const AlphaInput& in, const PeftMetadata& peft) {
       }
       r.scale = in.stored_alpha ? *in.stored_alpha * static_cast<float>(in.out_rows) : 0.0f;
       return r;
-    default: break;
+    default:
+      break;
   }
   bool rslora = false;
   if (in.kind == Kind::LoRA && is_peft_family(in.lora_family) && !peft.empty()) {

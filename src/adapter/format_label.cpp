@@ -17,8 +17,8 @@ bool starts_any(std::string_view k, std::initializer_list<std::string_view> head
 
 // LyCORIS-only suffixes (§4.2 rule 6).
 bool lycoris_suffix(std::string_view k) {
-  for (std::string_view s : {".hada_", ".lokr_", ".lora_mid.", ".oft_blocks", ".on_input",
-                             ".a1.weight", ".w_norm"})
+  for (std::string_view s :
+       {".hada_", ".lokr_", ".lora_mid.", ".oft_blocks", ".on_input", ".a1.weight", ".w_norm"})
     if (k.find(s) != std::string_view::npos) return true;
   return k.ends_with(".diff") || k.ends_with(".diff_b");
 }
@@ -63,8 +63,7 @@ FormatLabel format_label(const std::vector<io::TensorInfo>& t,
   if (any_key(t, [](std::string_view k) {
         return starts_any(k, {"lora_unet_", "lora_te_", "lora_te1_", "lora_te2_", "lora_te3_"});
       })) {
-    const bool dora =
-        any_key(t, [](std::string_view k) { return k.ends_with(".dora_scale"); });
+    const bool dora = any_key(t, [](std::string_view k) { return k.ends_with(".dora_scale"); });
     const Format f = any_key(t, lycoris_suffix) ? Format::Lycoris : Format::Kohya;
     return make(f, dora ? "+dora" : "");
   }

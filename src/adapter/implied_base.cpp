@@ -52,29 +52,34 @@ std::optional<Vote> vote_of(const RecordWidth& r) {
                       "attn2.processor.to_k", "attn2.processor.to_v"}))
       return std::nullopt;
     switch (w) {
-      case 768: return Vote{B::CrossAttention, "sd1", w};
-      case 1024: return Vote{B::CrossAttention, "sd2", w};
-      case 2048: return Vote{B::CrossAttention, "sdxl", w};
-      case 1280: return Vote{B::CrossAttention, "sdxl-refiner", w};
-      default: return std::nullopt;
+      case 768:
+        return Vote{B::CrossAttention, "sd1", w};
+      case 1024:
+        return Vote{B::CrossAttention, "sd2", w};
+      case 2048:
+        return Vote{B::CrossAttention, "sdxl", w};
+      case 1280:
+        return Vote{B::CrossAttention, "sdxl-refiner", w};
+      default:
+        return std::nullopt;
     }
   }
   // DiT attention inputs: the hidden width. Original names are only read under the heads that
   // carry them, diffusers names only under theirs, so that other architectures that reuse
   // `transformer_blocks` under a bare or `lora_unet_` head do not pass for FLUX or SD3.
-  const bool attn_in = any_leaf(p, {"qkv", "linear1", "linear1_qkv", "qkv_lora", "qkv_lora1",
-                                    "qkv_lora2", "to_q", "to_k", "to_v", "add_q_proj",
-                                    "add_k_proj", "add_v_proj"});
+  const bool attn_in =
+      any_leaf(p, {"qkv", "linear1", "linear1_qkv", "qkv_lora", "qkv_lora1", "qkv_lora2", "to_q",
+                   "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj"});
   if (!attn_in) return std::nullopt;
-  if (auto rest = strip_head(p, {"lora_unet_", "diffusion_model.", "base_model.model.",
-                                 "lycoris_", ""})) {
+  if (auto rest =
+          strip_head(p, {"lora_unet_", "diffusion_model.", "base_model.model.", "lycoris_", ""})) {
     if (rest->starts_with("double_blocks") || rest->starts_with("single_blocks"))
       return w == 3072 ? std::optional<Vote>(Vote{B::DitHidden, "flux", w}) : std::nullopt;
     if (rest->starts_with("joint_blocks"))
       return w % 64 == 0 ? std::optional<Vote>(Vote{B::DitHidden, "sd3", w}) : std::nullopt;
   }
-  if (auto rest = strip_head(p, {"transformer.", "lora_transformer_", "lycoris_",
-                                 "base_model.model."})) {
+  if (auto rest =
+          strip_head(p, {"transformer.", "lora_transformer_", "lycoris_", "base_model.model."})) {
     if (rest->starts_with("single_transformer_blocks"))
       return w == 3072 ? std::optional<Vote>(Vote{B::DitHidden, "flux", w}) : std::nullopt;
     if (rest->starts_with("transformer_blocks")) {
@@ -95,18 +100,22 @@ std::optional<Vote> te_vote(const RecordWidth& r) {
     return std::nullopt;
   using B = ImpliedBase::Basis;
   if (r.in_width == 768 && p.starts_with("lora_te_")) return Vote{B::TextEncoder, "sd1", 768};
-  if (r.in_width == 1024 && (p.starts_with("lora_te_") || p.starts_with("lora_te1_") ||
-                             p.starts_with("text_encoder.")))
+  if (r.in_width == 1024 &&
+      (p.starts_with("lora_te_") || p.starts_with("lora_te1_") || p.starts_with("text_encoder.")))
     return Vote{B::TextEncoder, "sd2", 1024};
   return std::nullopt;
 }
 
 std::string detail_of(const Vote& v) {
   switch (v.basis) {
-    case ImpliedBase::Basis::CrossAttention: return fmt::format("cross-attention dim {}", v.width);
-    case ImpliedBase::Basis::DitHidden: return fmt::format("hidden {}", v.width);
-    case ImpliedBase::Basis::TextEncoder: return fmt::format("text-encoder width {}", v.width);
-    case ImpliedBase::Basis::None: break;
+    case ImpliedBase::Basis::CrossAttention:
+      return fmt::format("cross-attention dim {}", v.width);
+    case ImpliedBase::Basis::DitHidden:
+      return fmt::format("hidden {}", v.width);
+    case ImpliedBase::Basis::TextEncoder:
+      return fmt::format("text-encoder width {}", v.width);
+    case ImpliedBase::Basis::None:
+      break;
   }
   return {};
 }
@@ -139,8 +148,8 @@ ImpliedBase implied_base(const std::vector<RecordWidth>& records) {
   b.detail = detail_of(win);
   if (order.size() > 1) {
     std::vector<std::string> all;
-    for (const auto& k : order) all.push_back(fmt::format("{} ({}, {} records)", k.first, k.second,
-                                                          count[k]));
+    for (const auto& k : order)
+      all.push_back(fmt::format("{} ({}, {} records)", k.first, k.second, count[k]));
     b.warning = fmt::format("records imply different bases: {}", fmt::join(all, ", "));
   }
   return b;
@@ -149,12 +158,18 @@ ImpliedBase implied_base(const std::vector<RecordWidth>& records) {
 std::string model_base_name(const ModelView& m) {
   using model::Family;
   switch (m.arch.family) {
-    case Family::SD1: return "sd1";
-    case Family::SD2: return "sd2";
-    case Family::SDXL: return m.arch.variant == "sdxl-refiner" ? "sdxl-refiner" : "sdxl";
-    case Family::SD3: return "sd3";
-    case Family::Flux: return "flux";
-    case Family::Unknown: break;
+    case Family::SD1:
+      return "sd1";
+    case Family::SD2:
+      return "sd2";
+    case Family::SDXL:
+      return m.arch.variant == "sdxl-refiner" ? "sdxl-refiner" : "sdxl";
+    case Family::SD3:
+      return "sd3";
+    case Family::Flux:
+      return "flux";
+    case Family::Unknown:
+      break;
   }
   return "unknown";
 }
@@ -194,7 +209,8 @@ std::string compat_error(const ImpliedBase& b, const ModelView& m, std::string_v
       agree = !has_te || width_found;
       break;
     }
-    case B::None: break;
+    case B::None:
+      break;
   }
   if (agree) return {};
   const std::string model_part =

@@ -41,7 +41,8 @@ std::optional<model::Binding> restrict_rows(const model::Binding& b, uint64_t be
                                             const ModelView& m);
 
 // The bias companion of a weight tensor ("x.weight" → "x.bias", OpenCLIP "in_proj_weight" →
-// "in_proj_bias"); empty for tensors that have none by name (norm scales, embeddings without .weight).
+// "in_proj_bias"); empty for tensors that have none by name (norm scales, embeddings without
+// .weight).
 std::string bias_companion(std::string_view weight_tensor);
 
 // One-line description for reports: "t", "t[0:3072]", "a + b + c".

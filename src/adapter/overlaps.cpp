@@ -34,14 +34,13 @@ OverlapReport find_overlaps(const std::vector<Module>& modules,
         const Use &x = uses[a], &y = uses[b];
         if (x.module == y.module || x.end <= y.begin || y.end <= x.begin) continue;
         if (!seen.insert({x.module, y.module}).second) continue;
-        const std::string line =
-            fmt::format("{} and {} on {}", modules[x.module].prefix, modules[y.module].prefix,
-                        tensor);
+        const std::string line = fmt::format("{} and {} on {}", modules[x.module].prefix,
+                                             modules[y.module].prefix, tensor);
         if (x.begin == y.begin && x.end == y.end)
           r.duplicates.push_back(line);
         else
-          r.overlaps.push_back(fmt::format("{} (rows [{}, {}) and [{}, {}))", line, x.begin,
-                                           x.end, y.begin, y.end));
+          r.overlaps.push_back(
+              fmt::format("{} (rows [{}, {}) and [{}, {}))", line, x.begin, x.end, y.begin, y.end));
       }
   }
   return r;

@@ -1,6 +1,6 @@
-// parse(): the load of lora-formats.md §6.1 step 5 and the report of §6.5. Resolve every key through
-// the alias map, group records, type them, check the implied base against the model, then bind each
-// record and check its shapes and scalars. Headers only, except the few scalars of §9.
+// parse(): the load of lora-formats.md §6.1 step 5 and the report of §6.5. Resolve every key
+// through the alias map, group records, type them, check the implied base against the model, then
+// bind each record and check its shapes and scalars. Headers only, except the few scalars of §9.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -33,12 +33,19 @@ Module assemble(const Record& r, const Typing& t) {
     const Suffix& s = *k.suffix;
     const Factor f{k.info->name, k.info};
     switch (s.slot) {
-      case Slot::Factor: m.factors[std::string(s.role)] = f; break;
-      case Slot::Bias: m.bias[std::string(s.role)] = f; break;
-      case Slot::Dora: m.dora_scale = f; break;
+      case Slot::Factor:
+        m.factors[std::string(s.role)] = f;
+        break;
+      case Slot::Bias:
+        m.bias[std::string(s.role)] = f;
+        break;
+      case Slot::Dora:
+        m.dora_scale = f;
+        break;
       case Slot::Alpha:
       case Slot::Reshape:
-      case Slot::Ignored: break;
+      case Slot::Ignored:
+        break;
     }
   }
   return m;
@@ -88,8 +95,8 @@ bool looks_like_text_encoder(std::string_view prefix) {
 
 class Binder {
  public:
-  Binder(const io::TensorSource& src, const ModelView& m, const PeftMetadata& peft,
-         Format format, MatchReport& rep)
+  Binder(const io::TensorSource& src, const ModelView& m, const PeftMetadata& peft, Format format,
+         MatchReport& rep)
       : src_(src), m_(m), peft_(peft), format_(format), rep_(rep) {}
 
   // Binds one typed, bound record; returns false after reporting why it cannot be used.
@@ -109,8 +116,8 @@ class Binder {
     if (const io::TensorInfo* a = key_with_slot(r, Slot::Alpha)) {
       std::string why;
       if (a->elements != 1) {
-        invalid(r.prefix, fmt::format("{} has shape {}, not one element", a->name,
-                                      shape_text(a->shape)));
+        invalid(r.prefix,
+                fmt::format("{} has shape {}, not one element", a->name, shape_text(a->shape)));
         return false;
       }
       auto v = read_small(src_, *a, 1, why);
@@ -160,18 +167,17 @@ class Binder {
     }
 
     if (!fits(imp.shape, fit_target)) {
-      const bool pad = is_conv_in(mod.target, m_) && imp.shape.size() == 4 &&
-                       target.size() == 4 && imp.shape[0] == target[0] &&
-                       imp.shape[1] < target[1] && imp.shape[2] == target[2] &&
-                       imp.shape[3] == target[3];
+      const bool pad = is_conv_in(mod.target, m_) && imp.shape.size() == 4 && target.size() == 4 &&
+                       imp.shape[0] == target[0] && imp.shape[1] < target[1] &&
+                       imp.shape[2] == target[2] && imp.shape[3] == target[3];
       if (!pad) {
         mismatch(r.prefix, imp.shape, mod.target, fit_target);
         return false;
       }
       mod.pad_input_channels = true;
-      rep_.warnings.push_back(fmt::format(
-          "{}: conv_in delta {} zero-padded to the model's {} input channels", r.prefix,
-          shape_text(imp.shape), target[1]));
+      rep_.warnings.push_back(
+          fmt::format("{}: conv_in delta {} zero-padded to the model's {} input channels", r.prefix,
+                      shape_text(imp.shape), target[1]));
     }
     if (mod.reshape_weight)
       rep_.warnings.push_back(fmt::format("{}: {} padded to {} (reshape_weight)", r.prefix,
@@ -275,8 +281,9 @@ Adapter parse_view(std::shared_ptr<const io::TensorSource> src, const ModelView&
                    const ParseOptions& options) {
   if (!src) throw InvalidArgument("adapter::parse: no tensor source");
   if (m.arch.family == model::Family::Unknown)
-    throw FormatError(m.origin, "unsupported_model",
-                      "the model's architecture was not recognised; adapters cannot be bound to it");
+    throw FormatError(
+        m.origin, "unsupported_model",
+        "the model's architecture was not recognised; adapters cannot be bound to it");
   Adapter a;
   a.path = src->path();
   a.source = src;
@@ -337,7 +344,8 @@ Adapter parse_view(std::shared_ptr<const io::TensorSource> src, const ModelView&
       continue;
     }
     switch (t.status) {
-      case Typing::Status::Ok: break;
+      case Typing::Status::Ok:
+        break;
       case Typing::Status::Conflict:
         rep.conflicts.push_back(fmt::format("{}: {}", r.prefix, t.reason));
         continue;

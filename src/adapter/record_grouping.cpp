@@ -77,8 +77,7 @@ Grouping group_keys(const std::vector<io::TensorInfo>& tensors, const AliasMap& 
   std::unordered_set<std::string> bound_prefixes;
   for (const auto& t : tensors) {
     res.push_back(resolve(t.name, names, aliases));
-    if (res.back().what != Resolution::What::Unbound &&
-        res.back().what != Resolution::What::Unused)
+    if (res.back().what != Resolution::What::Unbound && res.back().what != Resolution::What::Unused)
       bound_prefixes.insert(res.back().prefix);
   }
 
@@ -120,31 +119,50 @@ namespace {
 
 std::string_view type_name(WeightType t) {
   switch (t) {
-    case WeightType::LoRA: return "lora";
-    case WeightType::LoHa: return "loha";
-    case WeightType::LoKr: return "lokr";
-    case WeightType::GLoRA: return "glora";
-    case WeightType::OFT: return "oft";
-    case WeightType::IA3: return "ia3";
-    case WeightType::Full: return "diff";
-    case WeightType::Norm: return "norm";
-    case WeightType::Set: return "set";
-    case WeightType::None: break;
+    case WeightType::LoRA:
+      return "lora";
+    case WeightType::LoHa:
+      return "loha";
+    case WeightType::LoKr:
+      return "lokr";
+    case WeightType::GLoRA:
+      return "glora";
+    case WeightType::OFT:
+      return "oft";
+    case WeightType::IA3:
+      return "ia3";
+    case WeightType::Full:
+      return "diff";
+    case WeightType::Norm:
+      return "norm";
+    case WeightType::Set:
+      return "set";
+    case WeightType::None:
+      break;
   }
   return "extra";
 }
 
 std::string_view family_name(SuffixFamily f) {
   switch (f) {
-    case SuffixFamily::Kohya: return "lora_down/lora_up";
-    case SuffixFamily::Processor: return "_lora.down/_lora.up";
-    case SuffixFamily::DiffusersLora: return "lora.down/lora.up";
-    case SuffixFamily::LinearLayer: return "lora_linear_layer";
-    case SuffixFamily::Peft: return "lora_A/lora_B";
-    case SuffixFamily::PeftNamed: return "lora_A.default/lora_B.default";
-    case SuffixFamily::PeftBare: return "bare lora_A/lora_B";
-    case SuffixFamily::XLabs: return "down/up";
-    default: return "other";
+    case SuffixFamily::Kohya:
+      return "lora_down/lora_up";
+    case SuffixFamily::Processor:
+      return "_lora.down/_lora.up";
+    case SuffixFamily::DiffusersLora:
+      return "lora.down/lora.up";
+    case SuffixFamily::LinearLayer:
+      return "lora_linear_layer";
+    case SuffixFamily::Peft:
+      return "lora_A/lora_B";
+    case SuffixFamily::PeftNamed:
+      return "lora_A.default/lora_B.default";
+    case SuffixFamily::PeftBare:
+      return "bare lora_A/lora_B";
+    case SuffixFamily::XLabs:
+      return "down/up";
+    default:
+      return "other";
   }
 }
 
@@ -208,8 +226,7 @@ Typing classify(const Record& r) {
         return fail(Typing::Status::Conflict,
                     fmt::format("mixes suffix families {}", fmt::join(names, " and ")));
       }
-      if (pair_families.empty())
-        return fail(Typing::Status::Incomplete, "no lora down/up factors");
+      if (pair_families.empty()) return fail(Typing::Status::Incomplete, "no lora down/up factors");
       t.lora_family = *pair_families.begin();
       if (peft_extra && !is_peft_family(t.lora_family))
         return fail(Typing::Status::Conflict,
@@ -247,24 +264,31 @@ Typing classify(const Record& r) {
       return t;
     case WeightType::OFT:
       if (!has("blocks")) return fail(Typing::Status::Incomplete, "rescale without oft_blocks");
-      if (oft_shape.size() == 3) t.kind = Kind::OFT;
-      else if (oft_shape.size() == 4) t.kind = Kind::BOFT;
+      if (oft_shape.size() == 3)
+        t.kind = Kind::OFT;
+      else if (oft_shape.size() == 4)
+        t.kind = Kind::BOFT;
       else
-        return fail(Typing::Status::Invalid,
-                    fmt::format("oft_blocks has {} dimensions (3 for OFT, 4 for BOFT)",
-                                oft_shape.size()));
+        return fail(
+            Typing::Status::Invalid,
+            fmt::format("oft_blocks has {} dimensions (3 for OFT, 4 for BOFT)", oft_shape.size()));
       return t;
     case WeightType::IA3:
       t.kind = Kind::IA3;
       if (!has("weight")) return fail(Typing::Status::Incomplete, "on_input without weight");
       return t;
-    case WeightType::Full: t.kind = Kind::Full; return t;
+    case WeightType::Full:
+      t.kind = Kind::Full;
+      return t;
     case WeightType::Norm:
       t.kind = Kind::Norm;
       if (!has("w_norm")) return fail(Typing::Status::Incomplete, "b_norm without w_norm");
       return t;
-    case WeightType::Set: t.kind = Kind::Set; return t;
-    case WeightType::None: break;
+    case WeightType::Set:
+      t.kind = Kind::Set;
+      return t;
+    case WeightType::None:
+      break;
   }
   return fail(Typing::Status::Incomplete, "no weight factors");
 }

@@ -32,8 +32,9 @@ struct Record {
 };
 
 struct Grouping {
-  std::vector<Record> records;           // in order of their first key
-  std::vector<std::string> unused_keys;  // keys with no known suffix (or a suffix their alias refuses)
+  std::vector<Record> records;  // in order of their first key
+  std::vector<std::string>
+      unused_keys;  // keys with no known suffix (or a suffix their alias refuses)
 };
 
 Grouping group_keys(const std::vector<io::TensorInfo>& tensors, const AliasMap& aliases);

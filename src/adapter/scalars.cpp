@@ -22,8 +22,10 @@ bool is_plain_number(DType t) {
     case DType::F32:
     case DType::F64:
     case DType::F8_E4M3:
-    case DType::F8_E5M2: return true;
-    default: return false;
+    case DType::F8_E5M2:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -34,8 +36,7 @@ std::optional<std::vector<float>> read_small(const io::TensorSource& src, const 
     return std::nullopt;
   }
   if (t.elements > max_elements) {
-    why = fmt::format("{} has {} elements (at most {} expected)", t.name, t.elements,
-                      max_elements);
+    why = fmt::format("{} has {} elements (at most {} expected)", t.name, t.elements, max_elements);
     return std::nullopt;
   }
   const io::TensorView v = src.view(t);

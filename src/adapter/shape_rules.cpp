@@ -105,8 +105,8 @@ Implied lokr_shape(const Module& m) {
   } else {
     const Shape &a = *factor(m, "w1a"), &b = *factor(m, "w1b");
     if (a.size() != 2 || b.size() < 2 || a[1] != b[0])
-      return bad(fmt::format("lokr_w1_a {} does not fit lokr_w1_b {}", shape_text(a),
-                             shape_text(b)));
+      return bad(
+          fmt::format("lokr_w1_a {} does not fit lokr_w1_b {}", shape_text(a), shape_text(b)));
     o1 = a[0];
     i1 = flat2(b)[1];
     r.rank = b[0];
@@ -118,8 +118,7 @@ Implied lokr_shape(const Module& m) {
   } else if (const Shape* t2 = factor(m, "t2")) {
     // w2[p,q,h,w] = Σ t2[a,b,h,w]·w2_b[b,q]·w2_a[a,p]: w2_a [r, o2], w2_b [r, i2] (§8.4).
     const Shape &a = *factor(m, "w2a"), &b = *factor(m, "w2b");
-    if (t2->size() != 4 || a.size() != 2 || b.size() != 2 || (*t2)[0] != a[0] ||
-        (*t2)[1] != b[0])
+    if (t2->size() != 4 || a.size() != 2 || b.size() != 2 || (*t2)[0] != a[0] || (*t2)[1] != b[0])
       return bad(fmt::format("lokr_t2 {} does not fit lokr_w2_a {} and lokr_w2_b {}",
                              shape_text(*t2), shape_text(a), shape_text(b)));
     w2 = {a[1], b[1], (*t2)[2], (*t2)[3]};
@@ -127,8 +126,8 @@ Implied lokr_shape(const Module& m) {
   } else {
     const Shape &a = *factor(m, "w2a"), &b = *factor(m, "w2b");
     if (a.size() != 2 || b.size() < 2 || a[1] != b[0])
-      return bad(fmt::format("lokr_w2_a {} does not fit lokr_w2_b {}", shape_text(a),
-                             shape_text(b)));
+      return bad(
+          fmt::format("lokr_w2_a {} does not fit lokr_w2_b {}", shape_text(a), shape_text(b)));
     w2 = {a[0], flat2(b)[1]};
     r.rank = b[0];
   }
@@ -153,8 +152,8 @@ Implied glora_shape(const Module& m, const Shape& target) {
   if (old_form && (!new_form || (a2[0] == out && target.size() == 2 && out == in))) {
     // ΔW = b2·b1 + (flat2(W)·a2)·a1: b2 [out, r], b1 [r, in·k], a2 [in·k, r], a1 [r, in·k].
     if (a2[0] != cols || a1[1] != cols)
-      return bad(fmt::format("GLoRA (old) a1 {} / a2 {} do not fit the target {}",
-                             shape_text(a1), shape_text(a2), shape_text(target)));
+      return bad(fmt::format("GLoRA (old) a1 {} / a2 {} do not fit the target {}", shape_text(a1),
+                             shape_text(a2), shape_text(target)));
     r.glora_old = true;
     r.rank = a1[0];
     r.shape = {b2[0], b1[1]};
@@ -203,12 +202,18 @@ std::string shape_text(const Shape& s) { return fmt::format("[{}]", fmt::join(s,
 
 Implied implied_shape(const Module& m, const Shape& target) {
   switch (m.kind) {
-    case Kind::LoRA: return lora_shape(m);
-    case Kind::LoHa: return loha_shape(m);
-    case Kind::LoKr: return lokr_shape(m);
-    case Kind::GLoRA: return glora_shape(m, target);
-    case Kind::OFT: return oft_shape(m, target, false);
-    case Kind::BOFT: return oft_shape(m, target, true);
+    case Kind::LoRA:
+      return lora_shape(m);
+    case Kind::LoHa:
+      return loha_shape(m);
+    case Kind::LoKr:
+      return lokr_shape(m);
+    case Kind::GLoRA:
+      return glora_shape(m, target);
+    case Kind::OFT:
+      return oft_shape(m, target, false);
+    case Kind::BOFT:
+      return oft_shape(m, target, true);
     case Kind::IA3: {
       // The vector covers the output axis (on_input = 0) or the input axis (on_input = 1); the
       // caller checks its length once on_input is known, so here it only needs a target.
@@ -219,7 +224,7 @@ Implied implied_shape(const Module& m, const Shape& target) {
     case Kind::Full:
     case Kind::Norm:
     case Kind::Set: {
-      const Shape* v = factor(m, m.kind == Kind::Full ? "diff"
+      const Shape* v = factor(m, m.kind == Kind::Full   ? "diff"
                                  : m.kind == Kind::Norm ? "w_norm"
                                                         : "set");
       Implied r;
@@ -240,8 +245,10 @@ uint64_t input_width(const Module& m) {
     return s && s->size() >= 2 ? (*s)[1] : 0;
   };
   switch (m.kind) {
-    case Kind::LoRA: return second("down");
-    case Kind::LoHa: return second("w1b");
+    case Kind::LoRA:
+      return second("down");
+    case Kind::LoHa:
+      return second("w1b");
     case Kind::LoKr: {
       const uint64_t i1 = factor(m, "w1") ? second("w1") : second("w1b");
       const uint64_t i2 = factor(m, "w2") ? second("w2") : second("w2b");
@@ -251,8 +258,10 @@ uint64_t input_width(const Module& m) {
       const Shape* a1 = factor(m, "a1");
       return a1 && !a1->empty() ? (*a1)[0] : 0;  // new layout: a1 is [in, r]
     }
-    case Kind::Full: return second("diff");
-    default: return 0;
+    case Kind::Full:
+      return second("diff");
+    default:
+      return 0;
   }
 }
 

@@ -14,11 +14,11 @@ namespace lorakit::adapter::detail {
 using Shape = std::vector<uint64_t>;
 
 struct Implied {
-  Shape shape;            // what the record writes into its target (before the binding's transform)
-  uint64_t rank = 0;      // r used for γ (§9); LoKr: d, 0 when no factor is split
-  bool glora_old = false; // GLoRA: the old factor layout (§8.5)
-  std::string error;      // non-empty: factors that do not fit together (or the target, for
-                          // W-dependent types); `shape` is then meaningless
+  Shape shape;        // what the record writes into its target (before the binding's transform)
+  uint64_t rank = 0;  // r used for γ (§9); LoKr: d, 0 when no factor is split
+  bool glora_old = false;  // GLoRA: the old factor layout (§8.5)
+  std::string error;       // non-empty: factors that do not fit together (or the target, for
+                           // W-dependent types); `shape` is then meaningless
 };
 
 // `target` is the shape the record sees (the slice or concatenation rows, transposed when the

@@ -106,8 +106,10 @@ bool is_lora_pair_family(SuffixFamily f) {
     case F::Peft:
     case F::PeftNamed:
     case F::PeftBare:
-    case F::XLabs: return true;
-    default: return false;
+    case F::XLabs:
+      return true;
+    default:
+      return false;
   }
 }
 

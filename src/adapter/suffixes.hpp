@@ -30,8 +30,8 @@ enum class SuffixFamily : uint8_t {
   Full,
   Norm,
   Set,
-  Raw,            // no suffix at all: the key is a model norm scale (BFL Control)
-  Unsupported,    // known keys lorakit does not implement (sparse LyCORIS bias, §13.10)
+  Raw,          // no suffix at all: the key is a model norm scale (BFL Control)
+  Unsupported,  // known keys lorakit does not implement (sparse LyCORIS bias, §13.10)
 };
 
 // The weight type a suffix implies; `None` for extras that may accompany any type.

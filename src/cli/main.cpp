@@ -11,6 +11,7 @@
 #include "cli/progress.hpp"
 #include "lorakit/adapter.hpp"
 #include "lorakit/error.hpp"
+#include "tools/check.hpp"
 #include "tools/diff.hpp"
 #include "tools/inspect.hpp"
 #include "tools/quantize.hpp"
@@ -89,6 +90,21 @@ int main(int argc, char** argv) {
   conv->add_option("--arch", conv_arch, "Built-in layout instead of a model: sd1 sd2 sdxl sd3 flux")
       ->excludes(conv_m);
   conv->add_option("-o,--output", conv_out, "Output .safetensors")->required();
+  // check
+  auto* check = app.add_subcommand(
+      "check", "How adapters bind to a model or a built-in layout (reads headers only; exit 0 all "
+               "fully matched, 1 not, 2 error)");
+  std::vector<std::string> check_args;
+  std::string check_arch;
+  bool check_strict = false, check_json = false;
+  check->add_option("FILES", check_args,
+                    "MODEL ADAPTER[:STRENGTH]... (or only adapters with --arch)")
+      ->required();
+  check->add_option("--arch", check_arch, "Use a built-in reference layout instead of a model file: "
+                                          "sd1 sd2 sdxl sd3 flux");
+  check->add_flag("--strict", check_strict,
+                  "Exit 1 also for unused, ambiguous, conflicting or duplicate keys");
+  check->add_flag("--json", check_json, "Machine-readable output (docs/cli.md)");
 
   try {
     app.parse(argc, argv);
@@ -150,6 +166,26 @@ int main(int argc, char** argv) {
       const auto a = lorakit::adapter::parse_file(conv_in, model);
       lorakit::adapter::convert(a, model, conv_to, conv_out);
       fmt::print("{}: {} records written\n", conv_out, a.modules.size());
+      return 0;
+    }
+    if (*check) {
+      lorakit::tools::CheckOptions copt;
+      copt.arch = check_arch;
+      size_t first = 0;
+      if (check_arch.empty()) {
+        copt.model_path = check_args.at(0);
+        first = 1;
+      }
+      for (size_t i = first; i < check_args.size(); ++i)
+        copt.adapters.push_back(lorakit::tools::parse_adapter_arg(check_args[i]));
+      if (copt.adapters.empty()) throw lorakit::InvalidArgument("check: no adapter given");
+      auto r = lorakit::tools::check(copt);
+      if (check_json)
+        print_json(lorakit::tools::render_json(r));
+      else
+        fmt::print("{}", lorakit::tools::render_text(r));
+      for (const auto& a : r.adapters)
+        if (check_strict ? !a.clean() : !a.fully_matched()) return 1;
       return 0;
     }
     if (*diff) {

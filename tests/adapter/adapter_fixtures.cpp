@@ -94,7 +94,8 @@ std::vector<std::byte> encode_values(const std::vector<double>& vals, DType dt) 
         n = 1;
         break;
       }
-      default: throw InvalidArgument("encode_values: unsupported dtype");
+      default:
+        throw InvalidArgument("encode_values: unsupported dtype");
     }
     out.insert(out.end(), buf, buf + n);
   }
@@ -157,7 +158,8 @@ std::shared_ptr<const io::TensorSource> shaped_for_model(const std::string& corp
   const ModelView view = ModelView::of(m);
   const AliasMap aliases = build_alias_map(view);
   std::vector<io::TensorInfo> names;
-  for (const auto& t : corpus_tensors(corpus_name)) names.push_back(info(t.name, {4, 4}, DType::F32));
+  for (const auto& t : corpus_tensors(corpus_name))
+    names.push_back(info(t.name, {4, 4}, DType::F32));
   const Grouping g = group_keys(names, aliases);
   std::map<std::string, std::vector<uint64_t>> shape_of;
   std::map<std::string, std::vector<double>> values_of;

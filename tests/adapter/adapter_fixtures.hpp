@@ -1,5 +1,5 @@
-// Test helpers for the adapter layer: an in-memory TensorSource (headers, plus bytes only for the few
-// scalars parsing reads), a builder for synthetic adapters, and models from the shared corpus.
+// Test helpers for the adapter layer: an in-memory TensorSource (headers, plus bytes only for the
+// few scalars parsing reads), a builder for synthetic adapters, and models from the shared corpus.
 #pragma once
 
 #include <cstddef>

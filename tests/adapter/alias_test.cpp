@@ -103,8 +103,9 @@ TEST(AdapterAlias, DitTemplates) {
         "lycoris_double_blocks_3_img_attn_qkv", "double_blocks.3.processor.qkv_lora1"})
     EXPECT_EQ(target(a, alias), qkv) << alias;
   for (const char* alias :
-       {"transformer.transformer_blocks.3.attn.to_v", "lora_transformer_transformer_blocks_3_attn_to_v",
-        "lycoris_transformer_blocks_3_attn_to_v", "base_model.model.transformer_blocks.3.attn.to_v"})
+       {"transformer.transformer_blocks.3.attn.to_v",
+        "lora_transformer_transformer_blocks_3_attn_to_v", "lycoris_transformer_blocks_3_attn_to_v",
+        "base_model.model.transformer_blocks.3.attn.to_v"})
     EXPECT_EQ(target(a, alias), qkv + "[6144:9216]") << alias;
   EXPECT_EQ(target(a, "diffusion_model.single_blocks.9.linear1_qkv"),
             "model.diffusion_model.single_blocks.9.linear1.weight[0:9216]");
@@ -136,16 +137,17 @@ TEST(AdapterAlias, TextEncoderPrefixRules) {
   }
   {  // SDXL: lora_te_/te1_/text_encoder. CLIP-L, te2_/text_encoder_2. bigG, no prior_te.
     const AliasMap a = aliases(corpus_base(kSdxl));
-    const std::string g = "conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight";
-    EXPECT_EQ(target(a, "lora_te_" + fq),
-              "conditioner.embedders.0.transformer." + q + ".weight");
+    const std::string g =
+        "conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight";
+    EXPECT_EQ(target(a, "lora_te_" + fq), "conditioner.embedders.0.transformer." + q + ".weight");
     EXPECT_EQ(target(a, "lora_te2_" + fq), g + "[0:1280]");
     EXPECT_EQ(target(a, "text_encoder_2." + q), g + "[0:1280]");
     EXPECT_EQ(target(a, "lora_prior_te_" + fq), "<none>");
   }
   {  // Refiner: bigG alone is what lora_te_ and lora_prior_te_ name (§13.6).
     const AliasMap a = aliases(refiner());
-    const std::string g = "conditioner.embedders.0.model.transformer.resblocks.0.attn.in_proj_weight";
+    const std::string g =
+        "conditioner.embedders.0.model.transformer.resblocks.0.attn.in_proj_weight";
     EXPECT_EQ(target(a, "lora_te_" + fq), g + "[0:1280]");
     EXPECT_EQ(target(a, "lora_prior_te_" + fq), g + "[0:1280]");
     EXPECT_EQ(target(a, "lora_te1_" + fq), "<none>");
@@ -163,11 +165,13 @@ TEST(AdapterAlias, T5Numbering) {
   const std::string t5 = "encoder_block_0_layer_0_SelfAttention_q";
   {  // FLUX: CLIP-L and T5, no bigG: both lora_te2_ and lora_te3_.
     const AliasMap a = aliases(corpus_base(kFlux));
-    const std::string w = "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.q.weight";
+    const std::string w =
+        "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.q.weight";
     EXPECT_EQ(target(a, "lora_te2_" + t5), w);
     EXPECT_EQ(target(a, "lora_te3_" + t5), w);
     EXPECT_EQ(target(a, "lora_te1_" + t5), "<none>");
-    EXPECT_EQ(target(a, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.q"), w);
+    EXPECT_EQ(target(a, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.q"),
+              w);
   }
   {  // SD3: CLIP-L, bigG and T5: lora_te3_ only.
     const AliasMap a = aliases(corpus_base(kSd3));

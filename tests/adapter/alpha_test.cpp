@@ -10,8 +10,8 @@ namespace lorakit::testing {
 namespace {
 
 using adapter::Kind;
-using adapter::detail::AlphaInput;
 using adapter::detail::alpha_scale;
+using adapter::detail::AlphaInput;
 using adapter::detail::PeftMetadata;
 using adapter::detail::read_peft_metadata;
 using adapter::detail::SuffixFamily;
@@ -20,8 +20,8 @@ constexpr const char* kSd1 = "arenasys_assembled_sd15_ldm_full.txt";
 const std::string kQ = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
 const std::string kPeftQ = "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q";
 
-AlphaInput lora(std::optional<float> alpha, uint64_t r,
-                SuffixFamily fam = SuffixFamily::Kohya, std::string prefix = "p") {
+AlphaInput lora(std::optional<float> alpha, uint64_t r, SuffixFamily fam = SuffixFamily::Kohya,
+                std::string prefix = "p") {
   AlphaInput in;
   in.kind = Kind::LoRA;
   in.lora_family = fam;
@@ -37,7 +37,7 @@ TEST(AdapterAlpha, KohyaLora) {
   EXPECT_FLOAT_EQ(alpha_scale(lora(1, 4), none).scale, 0.25f);   // 1/4
   EXPECT_FLOAT_EQ(alpha_scale(lora({}, 16), none).scale, 1.0f);  // absent: γ = 1
   EXPECT_FALSE(alpha_scale(lora({}, 16), none).alpha.has_value());
-  auto zero = alpha_scale(lora(0, 16), none);                   // 0: γ = 1 and a warning
+  auto zero = alpha_scale(lora(0, 16), none);  // 0: γ = 1 and a warning
   EXPECT_FLOAT_EQ(zero.scale, 1.0f);
   EXPECT_FALSE(zero.warning.empty());
   EXPECT_FLOAT_EQ(alpha_scale(lora(-4, 16), none).scale, -0.25f);  // negative: as stored
@@ -87,18 +87,17 @@ TEST(AdapterAlpha, DiffusersPackedPerComponentMetadata) {
       alpha_scale(lora({}, 4, SuffixFamily::Peft, "transformer.transformer_blocks.0.attn.to_q"), md)
           .scale,
       0.5f);
-  EXPECT_FLOAT_EQ(
-      alpha_scale(lora({}, 4, SuffixFamily::Peft,
-                       "text_encoder.text_model.encoder.layers.0.self_attn.q_proj"),
-                  md)
-          .scale,
-      2.0f);
+  EXPECT_FLOAT_EQ(alpha_scale(lora({}, 4, SuffixFamily::Peft,
+                                   "text_encoder.text_model.encoder.layers.0.self_attn.q_proj"),
+                              md)
+                      .scale,
+                  2.0f);
 }
 
 TEST(AdapterAlpha, BadMetadataIsAWarning) {
   AdapterBuilder b;
-  b.meta("lora_adapter_metadata", "not json").lora(kPeftQ, 320, 320, 4, ".lora_A.weight",
-                                                   ".lora_B.weight");
+  b.meta("lora_adapter_metadata", "not json")
+      .lora(kPeftQ, 320, 320, 4, ".lora_A.weight", ".lora_B.weight");
   auto a = adapter::parse(b.build(), corpus_base(kSd1));
   EXPECT_EQ(a.report.matched, 1u);
   ASSERT_FALSE(a.report.warnings.empty());

@@ -1,4 +1,5 @@
-// Every real LoRA key list of the shared corpus (../shared/corpus/INDEX.md) bound to its base layout.
+// Every real LoRA key list of the shared corpus (../shared/corpus/INDEX.md) bound to its base
+// layout.
 #include <gtest/gtest.h>
 
 #include "adapter_fixtures.hpp"
@@ -85,20 +86,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"invokeai_flux_lora_kohya_with_te1_and_te3_format.txt", kFlux, "kohya", "flux"},
         Case{"invokeai_flux_lora_kohya_with_te1_format.txt", kFlux, "kohya", "flux"},
         Case{"invokeai_flux_lora_xlabs_format.txt", kFlux, "xlabs", "flux"},
-        Case{"aitoolkit_keymap_locon_sdxl_lora_diffusers_side.txt", kSdxl, "kohya", "sdxl",
-             false, true},
-        Case{"aitoolkit_keymap_locon_sdxl_lora_ldm_side.txt", kSdxl, "kohya", "sdxl", false,
+        Case{"aitoolkit_keymap_locon_sdxl_lora_diffusers_side.txt", kSdxl, "kohya", "sdxl", false,
              true},
+        Case{"aitoolkit_keymap_locon_sdxl_lora_ldm_side.txt", kSdxl, "kohya", "sdxl", false, true},
         Case{"issue_excerpts/a1111_8360_kohya_locon_sd15.txt", kSd1, "kohya", "unknown", true},
         Case{"issue_excerpts/comfy_6397_ia3_sd15.txt", kSd1, "lycoris", "unknown", true},
-        Case{"issue_excerpts/aitoolkit_67_diffusers_flux_transformer.txt", kFlux, "peft",
-             "unknown", true},
-        Case{"issue_excerpts/comfy_1144_diffusers_attnproc_sdxl.txt", kSdxl,
-             "diffusers-processor", "sdxl", true},
+        Case{"issue_excerpts/aitoolkit_67_diffusers_flux_transformer.txt", kFlux, "peft", "unknown",
+             true},
+        Case{"issue_excerpts/comfy_1144_diffusers_attnproc_sdxl.txt", kSdxl, "diffusers-processor",
+             "sdxl", true},
         Case{"issue_excerpts/comfy_1144_kohya_lokr_sdxl_te1.txt", kSdxl, "lycoris", "unknown",
              true},
         Case{"issue_excerpts/comfy_1144_kohya_sdxl_te2.txt", kSdxl, "kohya", "unknown", true},
-        Case{"issue_excerpts/comfy_3701_kohya_sd3_lora_transformer.txt", kSd3, "onetrainer", "sd3", true},
+        Case{"issue_excerpts/comfy_3701_kohya_sd3_lora_transformer.txt", kSd3, "onetrainer", "sd3",
+             true},
         Case{"issue_excerpts/comfy_4476_lycoris_lokr_flux_diffusers_named.txt", kFlux,
              "simpletuner-lycoris", "flux", true},
         Case{"issue_excerpts/comfy_5655_kohya_sdxl_ldm_named.txt", kSdxl, "kohya", "sdxl", true},

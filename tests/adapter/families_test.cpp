@@ -89,8 +89,7 @@ TEST(AdapterFamilies, PeftPlainNamedBareRawAndComfy) {
   b.lora("unet." + blk + "to_k", 320, 320, 8, ".lora_A.weight", ".lora_B.weight")
       .lora(blk + "to_v", 320, 320, 8, ".lora_A.default.weight", ".lora_B.default.weight")
       .lora("unet." + blk + "to_q", 320, 320, 8, ".lora_A", ".lora_B")
-      .lora("base_model.model." + blk + "to_out.0", 320, 320, 8, ".lora_A.weight",
-            ".lora_B.weight")
+      .lora("base_model.model." + blk + "to_out.0", 320, 320, 8, ".lora_A.weight", ".lora_B.weight")
       .t("base_model.model." + blk + "to_out.0.lora_B.bias", {320})
       .t("base_model.model." + blk + "to_out.0.lora_A.bias", {8})
       .lora("diffusion_model.input_blocks.1.1.proj_out", 320, 320, 8)
@@ -136,8 +135,12 @@ TEST(AdapterTypes, LoHaPlainAndTucker) {
   b.t(lin + ".hada_w1_a", {320, 8}).t(lin + ".hada_w1_b", {8, 768});
   b.t(lin + ".hada_w2_a", {320, 8}).t(lin + ".hada_w2_b", {8, 768}).alpha(lin, 4);
   // Tucker on a 3×3 conv: w_a [r, out], w_b [r, in], t [r, r, 3, 3].
-  b.t(conv + ".hada_w1_a", {6, 320}).t(conv + ".hada_w1_b", {6, 320}).t(conv + ".hada_t1", {6, 6, 3, 3});
-  b.t(conv + ".hada_w2_a", {6, 320}).t(conv + ".hada_w2_b", {6, 320}).t(conv + ".hada_t2", {6, 6, 3, 3});
+  b.t(conv + ".hada_w1_a", {6, 320})
+      .t(conv + ".hada_w1_b", {6, 320})
+      .t(conv + ".hada_t1", {6, 6, 3, 3});
+  b.t(conv + ".hada_w2_a", {6, 320})
+      .t(conv + ".hada_w2_b", {6, 320})
+      .t(conv + ".hada_t2", {6, 6, 3, 3});
   auto a = parse(b, kSd1);
   expect_one(a, lin, Kind::LoHa, kUnet + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight");
   expect_one(a, conv, Kind::LoHa, kUnet + "input_blocks.1.0.in_layers.2.weight");
@@ -147,16 +150,18 @@ TEST(AdapterTypes, LoHaPlainAndTucker) {
 }
 
 TEST(AdapterTypes, LoKrVariants) {
-  const std::string whole = "lora_unet_down_blocks_0_attentions_0_proj_in";     // [320,320,1,1]
-  const std::string split = "lora_unet_down_blocks_0_attentions_0_proj_out";    // [320,320,1,1]
-  const std::string tucker = "lora_unet_down_blocks_0_resnets_0_conv1";         // [320,320,3,3]
-  const std::string four = "lora_unet_down_blocks_0_resnets_0_conv2";           // [320,320,3,3]
+  const std::string whole = "lora_unet_down_blocks_0_attentions_0_proj_in";   // [320,320,1,1]
+  const std::string split = "lora_unet_down_blocks_0_attentions_0_proj_out";  // [320,320,1,1]
+  const std::string tucker = "lora_unet_down_blocks_0_resnets_0_conv1";       // [320,320,3,3]
+  const std::string four = "lora_unet_down_blocks_0_resnets_0_conv2";         // [320,320,3,3]
   const std::string lin = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_2";
   AdapterBuilder b;
   b.t(whole + ".lokr_w1", {4, 4}).t(whole + ".lokr_w2", {80, 80}).alpha(whole, 8);
   b.t(split + ".lokr_w1_a", {4, 2}).t(split + ".lokr_w1_b", {2, 4});
   b.t(split + ".lokr_w2_a", {80, 8}).t(split + ".lokr_w2_b", {8, 80}).alpha(split, 4);
-  b.t(tucker + ".lokr_w1", {4, 4}).t(tucker + ".lokr_w2_a", {8, 80}).t(tucker + ".lokr_w2_b", {8, 80});
+  b.t(tucker + ".lokr_w1", {4, 4})
+      .t(tucker + ".lokr_w2_a", {8, 80})
+      .t(tucker + ".lokr_w2_b", {8, 80});
   b.t(tucker + ".lokr_t2", {8, 8, 3, 3});
   b.t(four + ".lokr_w1", {4, 4}).t(four + ".lokr_w2", {80, 80, 3, 3});
   b.t(lin + ".lokr_w1", {4, 4}).t(lin + ".lokr_w2_a", {80, 16}).t(lin + ".lokr_w2_b", {16, 320});
@@ -183,7 +188,8 @@ TEST(AdapterTypes, GLoRANewAndOld) {
   b.t(sq + ".a1.weight", {4, 320}).t(sq + ".a2.weight", {320, 4});
   b.t(sq + ".b1.weight", {4, 320}).t(sq + ".b2.weight", {320, 4}).alpha(sq, 2);
   auto a = parse(b, kSd1);
-  expect_one(a, lin, Kind::GLoRA, kUnet + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight");
+  expect_one(a, lin, Kind::GLoRA,
+             kUnet + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight");
   expect_one(a, sq, Kind::GLoRA, kUnet + kAttn1 + "to_q.weight");
   EXPECT_FALSE(module(a, lin)->glora_old);
   // Both tests pass for sq (all dims 4 or 320 line up), and a2.shape[0] = 320 = rows on a square
@@ -222,8 +228,8 @@ TEST(AdapterTypes, Ia3FullNormSet) {
   const std::string norm = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_norm1";
   const std::string set = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_norm2";
   AdapterBuilder b;
-  b.t(k + ".weight", {768}).v(k + ".on_input", {}, {1}, DType::BOOL);    // input axis: 768
-  b.t(ff + ".weight", {320}).v(ff + ".on_input", {}, {0});                // output axis: 320
+  b.t(k + ".weight", {768}).v(k + ".on_input", {}, {1}, DType::BOOL);  // input axis: 768
+  b.t(ff + ".weight", {320}).v(ff + ".on_input", {}, {0});             // output axis: 320
   b.t(full + ".diff", {320, 320, 1, 1}).t(full + ".diff_b", {320});
   b.t(norm + ".w_norm", {320}).t(norm + ".b_norm", {320});
   b.t(set + ".set_weight", {320});
@@ -307,8 +313,9 @@ TEST(AdapterFamilies, SdxlTextEncodersAndProjectionTranspose) {
       .lora("lora_te2_text_projection", 1280, 1280);
   auto a = parse(b, kSdxl);
   const std::string g = "conditioner.embedders.1.model.";
-  expect_one(a, "lora_te1_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
-             "conditioner.embedders.0.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
+  expect_one(
+      a, "lora_te1_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
+      "conditioner.embedders.0.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
   expect_one(a, "lora_te2_text_model_encoder_layers_9_self_attn_k_proj", Kind::LoRA,
              g + "transformer.resblocks.9.attn.in_proj_weight", model::RowSlice{1280, 2560});
   expect_one(a, "text_encoder_2.text_model.encoder.layers.9.mlp.fc2", Kind::LoRA,
@@ -339,8 +346,9 @@ TEST(AdapterFamilies, Sd3KohyaDiffusersOneTrainerAndT5) {
              "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.q.weight");
   expect_one(a, "lora_te1_text_projection", Kind::LoRA,
              "text_encoders.clip_l.transformer.text_projection.weight");
-  expect_one(a, "lora_te2_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
-             "text_encoders.clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
+  expect_one(
+      a, "lora_te2_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
+      "text_encoders.clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
   EXPECT_EQ(a.report.trained_for, "sd3");
   EXPECT_EQ(a.report.trained_for_detail, "hidden 1536");
 }
@@ -433,8 +441,9 @@ TEST(AdapterFamilies, FluxSwapScaleShiftAndTextEncoders) {
   EXPECT_EQ(a.report.duplicate_bindings.size(), 1u);
   expect_one(a, "lora_te2_encoder_block_0_layer_0_SelfAttention_k", Kind::LoRA,
              "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k.weight");
-  expect_one(a, "lora_te1_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
-             "text_encoders.clip_l.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
+  expect_one(
+      a, "lora_te1_text_model_encoder_layers_0_self_attn_q_proj", Kind::LoRA,
+      "text_encoders.clip_l.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
 }
 
 TEST(AdapterFamilies, SimpleTunerLycorisOnFluxAndSd1) {
@@ -459,16 +468,16 @@ TEST(AdapterReport, ConflictsIncompleteUnusedUnsupported) {
   b.lora(p + "attn1_to_q", 320, 320).t(p + "attn1_to_q.hada_w1_a", {320, 4});  // lora + loha
   b.t(p + "attn1_to_k.lora_down.weight", {4, 320}).t(p + "attn1_to_k.lora_B.weight", {320, 4});
   b.lora(p + "attn1_to_v", 320, 320).t(p + "attn1_to_v.diff", {320, 320});  // lora + full
-  b.t(p + "attn2_to_q.lora_down.weight", {4, 320});                          // no up
-  b.alpha(p + "attn2_to_k", 4);                                              // alpha alone
-  b.t(p + "attn2_to_v.lokr_w1", {4, 4});                                     // no w2
+  b.t(p + "attn2_to_q.lora_down.weight", {4, 320});                         // no up
+  b.alpha(p + "attn2_to_k", 4);                                             // alpha alone
+  b.t(p + "attn2_to_v.lokr_w1", {4, 4});                                    // no w2
   b.t(p + "attn2_to_out_0.hada_w1_a", {320, 4}).t(p + "attn2_to_out_0.hada_w1_b", {4, 320});
   b.t(p + "attn2_to_out_0.hada_w2_a", {320, 4}).t(p + "attn2_to_out_0.hada_w2_b", {4, 320});
-  b.t(p + "attn2_to_out_0.hada_t1", {4, 4, 1, 1});                           // t1 without t2
-  b.t("lora_unet_something_else.lora_down.weight", {4, 4});                  // no alias
-  b.t("vae.decoder.conv_in.lora_down.weight", {4, 4});                       // VAE
-  b.lora(p + "ff_net_2", 320, 1280).t(p + "ff_net_2.bias_indices", {8});    // sparse bias
-  b.t("random_tensor", {3});                                                 // no suffix
+  b.t(p + "attn2_to_out_0.hada_t1", {4, 4, 1, 1});                        // t1 without t2
+  b.t("lora_unet_something_else.lora_down.weight", {4, 4});               // no alias
+  b.t("vae.decoder.conv_in.lora_down.weight", {4, 4});                    // VAE
+  b.lora(p + "ff_net_2", 320, 1280).t(p + "ff_net_2.bias_indices", {8});  // sparse bias
+  b.t("random_tensor", {3});                                              // no suffix
   auto a = parse(b, kSd1);
   const auto& r = a.report;
   SCOPED_TRACE(report_summary(r));
@@ -555,12 +564,11 @@ TEST(AdapterReport, DuplicateSgmAndDiffusersNames) {
 
 TEST(AdapterReport, ConvInPadsInputChannelsOnInpaintModels) {
   // kohya conv_in LoCon trained on a 4-channel UNet, applied to the 9-channel inpainting UNet.
-  model::ModelIndex inpaint = model::ModelIndex::from_tensors(
-      "inpaint", [] {
-        auto t = corpus_tensors("arenasys_toolkit_component_UNET-v1-Inpainting.txt");
-        for (auto& m : t) m.name = "model.diffusion_model." + m.name;
-        return t;
-      }());
+  model::ModelIndex inpaint = model::ModelIndex::from_tensors("inpaint", [] {
+    auto t = corpus_tensors("arenasys_toolkit_component_UNET-v1-Inpainting.txt");
+    for (auto& m : t) m.name = "model.diffusion_model." + m.name;
+    return t;
+  }());
   AdapterBuilder b;
   b.t("lora_unet_conv_in.lora_down.weight", {4, 4, 3, 3})
       .t("lora_unet_conv_in.lora_up.weight", {320, 4, 1, 1});

@@ -17,8 +17,7 @@ constexpr const char* kSdxl = "arenasys_assembled_sdxl_base_ldm_full.txt";
 constexpr const char* kSd3 = "sdmecha_sd3_comfyui.txt";
 constexpr const char* kFlux = "sdmecha_flux_flux.txt";
 
-Format label_of(std::initializer_list<const char*> keys,
-                std::vector<io::MetadataEntry> md = {}) {
+Format label_of(std::initializer_list<const char*> keys, std::vector<io::MetadataEntry> md = {}) {
   std::vector<io::TensorInfo> t;
   for (const char* k : keys) t.push_back(io::TensorInfo{k, DType::F32, {1}, {1}, 1, 4, 0, 0});
   return adapter::detail::format_label(t, md).format;
@@ -35,9 +34,9 @@ TEST(AdapterFormat, LabelRulesInOrder) {
             Format::OneTrainer);
   EXPECT_EQ(label_of({"lora_unet_x.lora_down.weight"}), Format::Kohya);
   EXPECT_EQ(label_of({"lora_te3_x.lora_down.weight"}), Format::Kohya);
-  for (const char* k : {"lora_unet_x.hada_w1_a", "lora_unet_x.lokr_w1", "lora_unet_x.lora_mid.weight",
-                        "lora_unet_x.diff", "lora_unet_x.oft_blocks", "lora_unet_x.on_input",
-                        "lora_unet_x.a1.weight", "lora_unet_x.w_norm"})
+  for (const char* k : {"lora_unet_x.hada_w1_a", "lora_unet_x.lokr_w1",
+                        "lora_unet_x.lora_mid.weight", "lora_unet_x.diff", "lora_unet_x.oft_blocks",
+                        "lora_unet_x.on_input", "lora_unet_x.a1.weight", "lora_unet_x.w_norm"})
     EXPECT_EQ(label_of({k}), Format::Lycoris) << k;
   EXPECT_EQ(label_of({"unet.a.processor.to_q_lora.down.weight"}), Format::DiffusersProcessor);
   EXPECT_EQ(label_of({"unet.a.lora.down.weight"}), Format::DiffusersNonPeft);
@@ -99,8 +98,8 @@ TEST(AdapterFormat, OtherMismatches) {
   EXPECT_EQ(sdxl_on_sd1.report.compat_error,
             "comfy_5655_kohya_sdxl_ldm_named.txt: trained for sdxl (cross-attention dim 2048), "
             "model is sd1 (768): 0 of 11 modules match");
-  auto flux_on_sdxl = adapter::parse(corpus_adapter("invokeai_flux_lora_kohya_format.txt"),
-                                     corpus_base(kSdxl));
+  auto flux_on_sdxl =
+      adapter::parse(corpus_adapter("invokeai_flux_lora_kohya_format.txt"), corpus_base(kSdxl));
   EXPECT_NE(flux_on_sdxl.report.compat_error.find(
                 "trained for flux (hidden 3072), model is sdxl (2048): 0 of"),
             std::string::npos)
@@ -122,12 +121,11 @@ TEST(AdapterFormat, OtherMismatches) {
 }
 
 TEST(AdapterFormat, OutOfScopeAdaptersAreUnknownAndBindNothing) {
-  for (const char* f : {"invokeai_anima_lora_kohya_format.txt",
-                        "invokeai_anima_lora_kohya_with_te_format.txt",
-                        "invokeai_anima_lora_lokr_format.txt", "invokeai_anima_lora_peft_format.txt",
-                        "invokeai_krea2_lora_kohya_format.txt",
-                        "invokeai_qwen_image_lora_diffusers_format.txt",
-                        "invokeai_qwen_image_lora_kohya_format.txt"}) {
+  for (const char* f :
+       {"invokeai_anima_lora_kohya_format.txt", "invokeai_anima_lora_kohya_with_te_format.txt",
+        "invokeai_anima_lora_lokr_format.txt", "invokeai_anima_lora_peft_format.txt",
+        "invokeai_krea2_lora_kohya_format.txt", "invokeai_qwen_image_lora_diffusers_format.txt",
+        "invokeai_qwen_image_lora_kohya_format.txt"}) {
     for (const char* base : {kFlux, kSdxl, kSd3}) {
       auto a = adapter::parse(corpus_adapter(f), corpus_base(base));
       SCOPED_TRACE(std::string(f) + " on " + base + "\n" + report_summary(a.report));
@@ -181,10 +179,10 @@ TEST(AdapterFormat, UnbindableIssueExcerptsAreReported) {
     EXPECT_TRUE(a.report.unused_keys.empty());
   }
   // DoRA magnitudes cut from their LoRA keys: every prefix binds, every record is incomplete.
-  auto a = adapter::parse(
-      shaped_for_model("issue_excerpts/comfy_3060_lycoris_dora_sdxl_ldm_named.txt",
-                       corpus_base(kSdxl)),
-      corpus_base(kSdxl));
+  auto a =
+      adapter::parse(shaped_for_model("issue_excerpts/comfy_3060_lycoris_dora_sdxl_ldm_named.txt",
+                                      corpus_base(kSdxl)),
+                     corpus_base(kSdxl));
   EXPECT_TRUE(a.report.unmatched.empty());
   EXPECT_EQ(a.report.incomplete.size(), a.report.modules);
   EXPECT_EQ(a.report.modules, 16u);

@@ -126,7 +126,8 @@ TEST(AdapterFused, Sd3PartsOnFusedQkv) {
          ".lora_B.weight");
   auto a = adapter::parse(b.build(), corpus_base(kSd3));
   ASSERT_EQ(a.modules.size(), 1u);
-  EXPECT_EQ(a.modules[0].target.parts[0].tensor, kD + "joint_blocks.0.context_block.attn.qkv.weight");
+  EXPECT_EQ(a.modules[0].target.parts[0].tensor,
+            kD + "joint_blocks.0.context_block.attn.qkv.weight");
   EXPECT_EQ(a.modules[0].target.parts[0].rows, (RowSlice{0, 1536}));
 }
 

@@ -1,5 +1,5 @@
-// Key grammar (lora-formats.md §5.1, §5.2): every suffix a key ends with is tried, and the alias map
-// decides which reading is real.
+// Key grammar (lora-formats.md §5.1, §5.2): every suffix a key ends with is tried, and the alias
+// map decides which reading is real.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,24 +39,38 @@ TEST(AdapterGrammar, SuffixTableCoversSection52) {
     const char* prefix;
     const char* role;
   };
-  for (const Want& w : {
-           Want{"p.lora_down.weight", "p", "down"}, Want{"p.lora_up.weight", "p", "up"},
-           Want{"p.lora_mid.weight", "p", "mid"}, Want{"p_lora.down.weight", "p", "down"},
-           Want{"p.lora.up.weight", "p", "up"}, Want{"p.lora_linear_layer.down.weight", "p", "down"},
-           Want{"p.lora_A.weight", "p", "down"}, Want{"p.lora_B.default.weight", "p", "up"},
-           Want{"p.lora_A", "p", "down"}, Want{"p.lora_B.bias", "p", "lora_B.bias"},
-           Want{"p.lora_A.bias", "p", "lora_A.bias"},
-           Want{"p.lora_magnitude_vector", "p", "lora_magnitude_vector"},
-           Want{"p.down.weight", "p", "down"}, Want{"p.alpha", "p", "alpha"},
-           Want{"p.dora_scale", "p", "dora_scale"}, Want{"p.reshape_weight", "p", "reshape_weight"},
-           Want{"p.hada_w1_a", "p", "w1a"}, Want{"p.hada_t2", "p", "t2"},
-           Want{"p.lokr_w1", "p", "w1"}, Want{"p.lokr_w2_b", "p", "w2b"},
-           Want{"p.lokr_t2", "p", "t2"}, Want{"p.a1.weight", "p", "a1"},
-           Want{"p.b2.weight", "p", "b2"}, Want{"p.oft_blocks", "p", "blocks"},
-           Want{"p.rescale", "p", "rescale"}, Want{"p.on_input", "p", "on_input"},
-           Want{"p.weight", "p", "weight"}, Want{"p.diff", "p", "diff"},
-           Want{"p.diff_b", "p", "diff_b"}, Want{"p.w_norm", "p", "w_norm"},
-           Want{"p.b_norm", "p", "b_norm"}, Want{"p.set_weight", "p", "set"}}) {
+  for (const Want& w : {Want{"p.lora_down.weight", "p", "down"},
+                        Want{"p.lora_up.weight", "p", "up"},
+                        Want{"p.lora_mid.weight", "p", "mid"},
+                        Want{"p_lora.down.weight", "p", "down"},
+                        Want{"p.lora.up.weight", "p", "up"},
+                        Want{"p.lora_linear_layer.down.weight", "p", "down"},
+                        Want{"p.lora_A.weight", "p", "down"},
+                        Want{"p.lora_B.default.weight", "p", "up"},
+                        Want{"p.lora_A", "p", "down"},
+                        Want{"p.lora_B.bias", "p", "lora_B.bias"},
+                        Want{"p.lora_A.bias", "p", "lora_A.bias"},
+                        Want{"p.lora_magnitude_vector", "p", "lora_magnitude_vector"},
+                        Want{"p.down.weight", "p", "down"},
+                        Want{"p.alpha", "p", "alpha"},
+                        Want{"p.dora_scale", "p", "dora_scale"},
+                        Want{"p.reshape_weight", "p", "reshape_weight"},
+                        Want{"p.hada_w1_a", "p", "w1a"},
+                        Want{"p.hada_t2", "p", "t2"},
+                        Want{"p.lokr_w1", "p", "w1"},
+                        Want{"p.lokr_w2_b", "p", "w2b"},
+                        Want{"p.lokr_t2", "p", "t2"},
+                        Want{"p.a1.weight", "p", "a1"},
+                        Want{"p.b2.weight", "p", "b2"},
+                        Want{"p.oft_blocks", "p", "blocks"},
+                        Want{"p.rescale", "p", "rescale"},
+                        Want{"p.on_input", "p", "on_input"},
+                        Want{"p.weight", "p", "weight"},
+                        Want{"p.diff", "p", "diff"},
+                        Want{"p.diff_b", "p", "diff_b"},
+                        Want{"p.w_norm", "p", "w_norm"},
+                        Want{"p.b_norm", "p", "b_norm"},
+                        Want{"p.set_weight", "p", "set"}}) {
     bool found = false;
     for (const Split& s : candidate_splits(w.key))
       if (s.prefix == w.prefix && s.suffix->role == w.role) found = true;
@@ -106,8 +120,9 @@ TEST(AdapterGrammar, XLabsKeyReadsOnlyAsXLabs) {
 
 TEST(AdapterGrammar, ProcessorKeyReadsAsUnderscoreLora) {
   const AliasMap a = small_map();
-  auto t = infos({"down_blocks.1.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.down.weight",
-                  "down_blocks.1.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.up.weight"});
+  auto t = infos(
+      {"down_blocks.1.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.down.weight",
+       "down_blocks.1.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.up.weight"});
   Grouping g = group_keys(t, a);
   ASSERT_EQ(g.records.size(), 1u);
   EXPECT_EQ(g.records[0].prefix,

@@ -18,12 +18,14 @@ constexpr std::string_view kT5Anchor = "encoder.block.0.layer.0.SelfAttention.q.
 constexpr std::string_view kLdmVaeAnchor = "encoder.down.0.block.0.conv1.weight";
 constexpr std::string_view kDiffusersVaeAnchor = "encoder.down_blocks.0.resnets.0.conv1.weight";
 
-// Prefixes P such that P + anchor is a key.
+// Prefixes P such that P + anchor is a key. A prefix ends at a name boundary ("" or "….").
 std::vector<std::string> prefixes_of(const KeyTable& keys, std::string_view anchor) {
   std::vector<std::string> out;
   for (const auto& t : keys.tensors()) {
     std::string_view n(t.name);
-    if (n.ends_with(anchor)) out.emplace_back(n.substr(0, n.size() - anchor.size()));
+    if (!n.ends_with(anchor)) continue;
+    std::string_view p = n.substr(0, n.size() - anchor.size());
+    if (p.empty() || p.back() == '.') out.emplace_back(p);
   }
   return out;
 }

@@ -40,8 +40,7 @@ std::string listing(const std::vector<std::string>& v) {
   return s;
 }
 
-void write_rows(io::SafetensorsWriter& w, const io::TensorSource& src,
-                const detail::OutTensor& t) {
+void write_rows(io::SafetensorsWriter& w, const io::TensorSource& src, const detail::OutTensor& t) {
   uint64_t at = 0;
   std::vector<std::byte> buf;
   for (const detail::Piece& p : t.pieces) {
@@ -97,17 +96,16 @@ void convert(const Adapter& a, const model::ModelIndex& model, TargetFamily to,
   if (!a.report.compat_error.empty())
     throw InvalidArgument(fmt::format("{}: {}", a.path, a.report.compat_error));
   if (auto d = dropped(a.report); !d.empty())
-    throw InvalidArgument(fmt::format(
-        "{}: {} record(s) or key(s) did not bind to {}; converting would drop them:{}", a.path,
-        d.size(), model.origin(), listing(d)));
-  if (a.modules.empty())
-    throw InvalidArgument(fmt::format("{}: no record to convert", a.path));
+    throw InvalidArgument(
+        fmt::format("{}: {} record(s) or key(s) did not bind to {}; converting would drop them:{}",
+                    a.path, d.size(), model.origin(), listing(d)));
+  if (a.modules.empty()) throw InvalidArgument(fmt::format("{}: no record to convert", a.path));
 
   const detail::ModelView view = detail::ModelView::of(model);
   detail::Plan plan = detail::plan_conversion(a, view, to);
   if (!plan.refusals.empty())
-    throw InvalidArgument(fmt::format("{}: cannot convert to {}:{}", a.path, fam,
-                                      listing(plan.refusals)));
+    throw InvalidArgument(
+        fmt::format("{}: cannot convert to {}:{}", a.path, fam, listing(plan.refusals)));
 
   std::map<std::string, std::string> meta;
   for (const io::MetadataEntry& e : a.source->metadata())

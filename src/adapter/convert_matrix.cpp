@@ -16,40 +16,60 @@ constexpr std::array kKinds{Kind::LoRA, Kind::LoHa, Kind::LoKr, Kind::GLoRA, Kin
 // Factor roles of each kind, in the order the doc lists them.
 std::vector<std::string_view> roles(Kind k) {
   switch (k) {
-    case Kind::LoRA: return {"down", "up", "mid", "alpha", "dora_scale", "lora_magnitude_vector",
-                             "lora_B.bias", "diff_b"};
-    case Kind::LoHa: return {"w1a", "w1b", "w2a", "w2b", "t1", "t2", "alpha", "dora_scale"};
-    case Kind::LoKr: return {"w1", "w1a", "w1b", "w2", "w2a", "w2b", "t2", "alpha"};
-    case Kind::GLoRA: return {"a1", "a2", "b1", "b2", "alpha"};
+    case Kind::LoRA:
+      return {"down",        "up",    "mid", "alpha", "dora_scale", "lora_magnitude_vector",
+              "lora_B.bias", "diff_b"};
+    case Kind::LoHa:
+      return {"w1a", "w1b", "w2a", "w2b", "t1", "t2", "alpha", "dora_scale"};
+    case Kind::LoKr:
+      return {"w1", "w1a", "w1b", "w2", "w2a", "w2b", "t2", "alpha"};
+    case Kind::GLoRA:
+      return {"a1", "a2", "b1", "b2", "alpha"};
     case Kind::OFT:
-    case Kind::BOFT: return {"blocks", "rescale", "alpha"};
-    case Kind::IA3: return {"weight", "on_input"};
-    case Kind::Full: return {"diff", "diff_b"};
-    case Kind::Norm: return {"w_norm", "b_norm"};
-    case Kind::Set: return {"set"};
+    case Kind::BOFT:
+      return {"blocks", "rescale", "alpha"};
+    case Kind::IA3:
+      return {"weight", "on_input"};
+    case Kind::Full:
+      return {"diff", "diff_b"};
+    case Kind::Norm:
+      return {"w_norm", "b_norm"};
+    case Kind::Set:
+      return {"set"};
   }
   return {};
 }
 
 std::string_view naming_name(model::Naming n) {
   switch (n) {
-    case model::Naming::Original: return "original (LDM/SGM/MMDiT/BFL)";
-    case model::Naming::Diffusers: return "diffusers";
-    case model::Naming::HfClip: return "HF CLIP";
-    case model::Naming::HfT5: return "HF T5";
-    case model::Naming::OpenClip: return "OpenCLIP";
-    case model::Naming::Vae: return "VAE";
+    case model::Naming::Original:
+      return "original (LDM/SGM/MMDiT/BFL)";
+    case model::Naming::Diffusers:
+      return "diffusers";
+    case model::Naming::HfClip:
+      return "HF CLIP";
+    case model::Naming::HfT5:
+      return "HF T5";
+    case model::Naming::OpenClip:
+      return "OpenCLIP";
+    case model::Naming::Vae:
+      return "VAE";
   }
   return "";
 }
 
 std::string_view slot_name(TeSlot s) {
   switch (s) {
-    case TeSlot::Te: return "the only CLIP (SD1/SD2), bigG of the SDXL refiner";
-    case TeSlot::Te1: return "CLIP-L (SDXL, SD3, FLUX)";
-    case TeSlot::Te2: return "CLIP-G beside CLIP-L (SDXL, SD3)";
-    case TeSlot::T5: return "T5-XXL (SD3, FLUX)";
-    case TeSlot::None: return "";
+    case TeSlot::Te:
+      return "the only CLIP (SD1/SD2), bigG of the SDXL refiner";
+    case TeSlot::Te1:
+      return "CLIP-L (SDXL, SD3, FLUX)";
+    case TeSlot::Te2:
+      return "CLIP-G beside CLIP-L (SDXL, SD3)";
+    case TeSlot::T5:
+      return "T5-XXL (SD3, FLUX)";
+    case TeSlot::None:
+      return "";
   }
   return "";
 }
@@ -74,13 +94,14 @@ std::string support_matrix_markdown() {
   o += "<!-- Generated from src/adapter/convert_targets.cpp and the suffix table by "
        "convert_matrix.cpp; do not edit. Regenerate with\n"
        "     LORAKIT_UPDATE_DOCS=1 lorakit_tests --gtest_filter='ConvertMatrix.*' -->\n\n";
-  o += "`lorakit convert ADAPTER --to FAMILY (--model MODEL | --arch NAME) -o OUT` rewrites a bound "
-       "adapter in another naming family. Factor bytes are copied unchanged (same dtype, same "
-       "bytes), `.alpha` keys are copied, metadata is carried over with `lorakit.converted_from` "
-       "and `lorakit.converted_to` added, and the output is written atomically. Records that "
-       "cannot be written exactly are refused, naming the record and the reason; nothing is "
-       "written then. Keys the parse could not bind are refused too (converting would drop "
-       "them).\n\n";
+  o +=
+      "`lorakit convert ADAPTER --to FAMILY (--model MODEL | --arch NAME) -o OUT` rewrites a bound "
+      "adapter in another naming family. Factor bytes are copied unchanged (same dtype, same "
+      "bytes), `.alpha` keys are copied, metadata is carried over with `lorakit.converted_from` "
+      "and `lorakit.converted_to` added, and the output is written atomically. Records that "
+      "cannot be written exactly are refused, naming the record and the reason; nothing is "
+      "written then. Keys the parse could not bind are refused too (converting would drop "
+      "them).\n\n";
 
   o += "## Families\n\n| family | what it is | LoRA suffixes | text-encoder LoRA suffixes |\n"
        "|---|---|---|---|\n";
@@ -91,7 +112,8 @@ std::string support_matrix_markdown() {
   o += "\n## Prefixes\n\nA record is written under the name its binding has in the family's "
        "naming; the first matching row applies. Components or architectures with no row have no "
        "name in that family (such records are refused).\n\n"
-       "| family | component | architectures | module path naming | prefix |\n|---|---|---|---|---|\n";
+       "| family | component | architectures | module path naming | prefix "
+       "|\n|---|---|---|---|---|\n";
   for (const PrefixRule& r : prefix_rules()) {
     std::string archs;
     for (model::Family a : r.archs)

@@ -1,7 +1,8 @@
 // How each bound record maps onto the target family's names (§7.2, §7.3, §7.4, §7.5):
 //  1. a target name with exactly the record's binding: a rename, with the transform that differs
 //     between the two names applied to B's rows (swap_scale_shift) or to both factors (transpose);
-//  2. target names whose bindings tile the record's rows: a split (A copied, B split by rows, or the
+//  2. target names whose bindings tile the record's rows: a split (A copied, B split by rows, or
+//  the
 //     exact "sparse" split when B is block-diagonal);
 //  3. a target name whose binding contains the record's rows: the record is a part, fused with the
 //     other parts of that name (shared A and stacked B, or concatenated A and block-diagonal B).
@@ -220,7 +221,8 @@ class Planner {
     return best;
   }
 
-  // ---- records ------------------------------------------------------------------------------------
+  // ---- records
+  // ------------------------------------------------------------------------------------
 
   void refuse(const Module& mod, const std::string& why) {
     plan_.refusals.push_back(fmt::format("{}: {}", mod.prefix, why));
@@ -261,10 +263,10 @@ class Planner {
   std::optional<std::string> name_for(const Module& mod, const Target& t, std::string_view role) {
     auto suffix = target_suffix(to_, mod.kind, role, t.te);
     if (!suffix) {
-      refuse(mod, fmt::format("{} has no key for its {} ({} {})", fam_.name, role,
-                              kind_name(mod.kind), role == "lora_magnitude_vector"
-                                                       ? "DoRA magnitude; PEFT suffixes only"
-                                                       : "record"));
+      refuse(mod,
+             fmt::format("{} has no key for its {} ({} {})", fam_.name, role, kind_name(mod.kind),
+                         role == "lora_magnitude_vector" ? "DoRA magnitude; PEFT suffixes only"
+                                                         : "record"));
       return std::nullopt;
     }
     return t.prefix + std::string(*suffix);
@@ -273,8 +275,7 @@ class Planner {
   // The stored alpha is copied; an alpha that came from PEFT metadata (no `.alpha` key) is written
   // as a key, because the target may not read that metadata and γ must survive (§9).
   bool metadata_alpha(const Module& mod, double factor, std::vector<std::byte>& bytes) {
-    if (mod.kind != Kind::LoRA || key_info(mod, ".alpha") || !mod.alpha ||
-        mod.alpha_scale == 1.0f)
+    if (mod.kind != Kind::LoRA || key_info(mod, ".alpha") || !mod.alpha || mod.alpha_scale == 1.0f)
       return true;
     const float a = *mod.alpha;
     if (mod.rank == 0 || a / static_cast<float>(mod.rank) != mod.alpha_scale) {
@@ -358,8 +359,7 @@ class Planner {
         out.push_back(copy_of(*name, *k.info));
       } else if (tr == DeltaTransform::SwapScaleShift) {
         // swap(B)·A = swap(B·A): B's rows and bias rows only, never A (§7.4).
-        if (!(mod.kind == Kind::LoRA || mod.kind == Kind::Full) || role == "mid" ||
-            mod.dora_scale)
+        if (!(mod.kind == Kind::LoRA || mod.kind == Kind::Full) || role == "mid" || mod.dora_scale)
           return refuse(mod, fmt::format("swap_scale_shift of a {} record{} is not a row "
                                          "permutation of its factors",
                                          kind_name(mod.kind), mod.dora_scale ? " with DoRA" : ""));
@@ -393,7 +393,8 @@ class Planner {
       return fmt::format("a {} record does not {} exactly (only LoRA's B·A splits by rows)",
                          kind_name(mod.kind), op);
     if (mod.dora_scale) return fmt::format("DoRA normalises the whole weight; it does not {}", op);
-    if (mod.factors.contains("mid")) return fmt::format("a Tucker (lora_mid) record does not {}", op);
+    if (mod.factors.contains("mid"))
+      return fmt::format("a Tucker (lora_mid) record does not {}", op);
     if (mod.reshape_weight || mod.pad_input_channels)
       return fmt::format("a record that reshapes its target does not {}", op);
     if (mod.bias.contains("lora_A.bias")) return fmt::format("lora_A.bias does not {}", op);
@@ -490,8 +491,11 @@ class Planner {
           if (sparse) {
             shape[1] = c;
             const uint64_t rb = row_bytes(f);
-            emit(OutTensor{*name, f.dtype, shape,
-                           {source(f.name, p.off * rb + i * c * eb, c * eb, rb, p.rows)}, {}});
+            emit(OutTensor{*name,
+                           f.dtype,
+                           shape,
+                           {source(f.name, p.off * rb + i * c * eb, c * eb, rb, p.rows)},
+                           {}});
           } else {
             emit(OutTensor{*name, f.dtype, shape, {rows(f, p.off, p.off + p.rows)}, {}});
           }
@@ -545,9 +549,9 @@ class Planner {
     std::string names;
     for (const Part& p : parts) names += (names.empty() ? "" : ", ") + p.mod->prefix;
     auto fail = [&](const std::string& why) {
-      plan_.refusals.push_back(fmt::format(
-          "{}: {} names only the fused {}, and these parts cannot be fused exactly: {}", names,
-          fam_.name, t.prefix, why));
+      plan_.refusals.push_back(
+          fmt::format("{}: {} names only the fused {}, and these parts cannot be fused exactly: {}",
+                      names, fam_.name, t.prefix, why));
     };
     const uint64_t total = total_rows(t.segs);
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -575,7 +579,8 @@ class Planner {
     if (!same_alpha(parts)) return fail("their alphas differ (fusing would rescale A, §7.3)");
 
     bool shared_a = true;
-    for (const Part& p : parts) shared_a = shared_a && same_bytes(*p.mod->factors.at("down").info, a0);
+    for (const Part& p : parts)
+      shared_a = shared_a && same_bytes(*p.mod->factors.at("down").info, a0);
     uint64_t r = 0;
     for (const Part& p : parts) {
       const uint64_t rank = p.mod->factors.at("up").info->shape[1];
@@ -621,7 +626,8 @@ class Planner {
     for (std::string_view role : {"diff_b", "lora_B.bias"}) {
       const io::TensorInfo* any = nullptr;
       for (const Part& p : parts)
-        if (auto it = p.mod->bias.find(std::string(role)); it != p.mod->bias.end()) any = it->second.info;
+        if (auto it = p.mod->bias.find(std::string(role)); it != p.mod->bias.end())
+          any = it->second.info;
       if (!any) continue;
       auto n = name(role);
       if (!n) return fail(fmt::format("{} has no key for {}", fam_.name, role));
@@ -634,7 +640,8 @@ class Planner {
         if (it == p.mod->bias.end()) {
           o.pieces.push_back(zeros(p.rows * rb));
         } else {
-          if (it->second.info->dtype != any->dtype) return fail(std::string(role) + " dtypes differ");
+          if (it->second.info->dtype != any->dtype)
+            return fail(std::string(role) + " dtypes differ");
           o.pieces.push_back(whole(*it->second.info));
         }
         pos = p.offset + p.rows;
@@ -648,13 +655,15 @@ class Planner {
         out.push_back(copy_of(*name("alpha"), *al));
       } else {
         auto v = scaled_alpha(*al, static_cast<double>(k));
-        if (!v) return fail(fmt::format("alpha times {} is not exact in {}", k, name_of(al->dtype)));
+        if (!v)
+          return fail(fmt::format("alpha times {} is not exact in {}", k, name_of(al->dtype)));
         out.push_back(OutTensor{*name("alpha"), al->dtype, al->shape, {literal(*v)}, {}});
       }
     } else {
       std::vector<std::byte> meta;
       if (!metadata_alpha(m0, static_cast<double>(k), meta)) return;
-      if (!meta.empty()) out.push_back(OutTensor{*name("alpha"), DType::F32, {}, {literal(meta)}, {}});
+      if (!meta.empty())
+        out.push_back(OutTensor{*name("alpha"), DType::F32, {}, {literal(meta)}, {}});
     }
     for (auto& o : out) emit(std::move(o));
   }

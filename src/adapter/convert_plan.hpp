@@ -1,7 +1,7 @@
 // Planning a conversion: every output tensor as a list of byte pieces taken from the adapter file
-// (whole tensors, row ranges, column ranges of rows), zero fill, or a few new scalar bytes. The plan
-// is built completely, and every refusal collected, before anything is written; writing is then
-// a copy that cannot change a value.
+// (whole tensors, row ranges, column ranges of rows), zero fill, or a few new scalar bytes. The
+// plan is built completely, and every refusal collected, before anything is written; writing is
+// then a copy that cannot change a value.
 #pragma once
 
 #include <cstddef>

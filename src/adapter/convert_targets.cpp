@@ -43,14 +43,14 @@ constexpr std::array kRules{
     PrefixRule{TF::Diffusers, TE, TeSlot::Te1, {}, Naming::HfClip, "text_encoder.", false},
     PrefixRule{TF::Diffusers, TE, TeSlot::Te2, {}, Naming::HfClip, "text_encoder_2.", false},
     PrefixRule{TF::Bfl, DM, TeSlot::None, kAll, Naming::Original, "diffusion_model.", false},
-    PrefixRule{TF::Bfl, TE, TeSlot::Te, {}, Naming::HfClip, "text_encoders.{comp}.transformer.",
-               false},
-    PrefixRule{TF::Bfl, TE, TeSlot::Te1, {}, Naming::HfClip, "text_encoders.{comp}.transformer.",
-               false},
-    PrefixRule{TF::Bfl, TE, TeSlot::Te2, {}, Naming::HfClip, "text_encoders.{comp}.transformer.",
-               false},
-    PrefixRule{TF::Bfl, TE, TeSlot::T5, {}, Naming::HfT5, "text_encoders.{comp}.transformer.",
-               false},
+    PrefixRule{
+        TF::Bfl, TE, TeSlot::Te, {}, Naming::HfClip, "text_encoders.{comp}.transformer.", false},
+    PrefixRule{
+        TF::Bfl, TE, TeSlot::Te1, {}, Naming::HfClip, "text_encoders.{comp}.transformer.", false},
+    PrefixRule{
+        TF::Bfl, TE, TeSlot::Te2, {}, Naming::HfClip, "text_encoders.{comp}.transformer.", false},
+    PrefixRule{
+        TF::Bfl, TE, TeSlot::T5, {}, Naming::HfT5, "text_encoders.{comp}.transformer.", false},
 };
 
 constexpr std::array kFamilies{
@@ -61,33 +61,48 @@ constexpr std::array kFamilies{
     FamilyInfo{TF::Diffusers, "diffusers",
                "diffusers non-PEFT (`.lora.down`, text encoders `.lora_linear_layer.down`)",
                SuffixFamily::DiffusersLora, SuffixFamily::LinearLayer, false},
-    FamilyInfo{TF::Bfl, "bfl",
-               "ComfyUI generic / BFL layout (`diffusion_model.`, `text_encoders.<comp>.transformer.`)",
-               SuffixFamily::Peft, SuffixFamily::Peft, true},
+    FamilyInfo{
+        TF::Bfl, "bfl",
+        "ComfyUI generic / BFL layout (`diffusion_model.`, `text_encoders.<comp>.transformer.`)",
+        SuffixFamily::Peft, SuffixFamily::Peft, true},
 };
 
 std::string_view comfy_component(ComponentKind k) {
   switch (k) {
-    case ComponentKind::ClipL: return "clip_l";
-    case ComponentKind::ClipH: return "clip_h";
-    case ComponentKind::ClipG: return "clip_g";
-    case ComponentKind::T5xxl: return "t5xxl";
-    default: return "";
+    case ComponentKind::ClipL:
+      return "clip_l";
+    case ComponentKind::ClipH:
+      return "clip_h";
+    case ComponentKind::ClipG:
+      return "clip_g";
+    case ComponentKind::T5xxl:
+      return "t5xxl";
+    default:
+      return "";
   }
 }
 
 WeightType weight_type(Kind k) {
   switch (k) {
-    case Kind::LoRA: return WeightType::LoRA;
-    case Kind::LoHa: return WeightType::LoHa;
-    case Kind::LoKr: return WeightType::LoKr;
-    case Kind::GLoRA: return WeightType::GLoRA;
+    case Kind::LoRA:
+      return WeightType::LoRA;
+    case Kind::LoHa:
+      return WeightType::LoHa;
+    case Kind::LoKr:
+      return WeightType::LoKr;
+    case Kind::GLoRA:
+      return WeightType::GLoRA;
     case Kind::OFT:
-    case Kind::BOFT: return WeightType::OFT;
-    case Kind::IA3: return WeightType::IA3;
-    case Kind::Full: return WeightType::Full;
-    case Kind::Norm: return WeightType::Norm;
-    case Kind::Set: return WeightType::Set;
+    case Kind::BOFT:
+      return WeightType::OFT;
+    case Kind::IA3:
+      return WeightType::IA3;
+    case Kind::Full:
+      return WeightType::Full;
+    case Kind::Norm:
+      return WeightType::Norm;
+    case Kind::Set:
+      return WeightType::Set;
   }
   return WeightType::None;
 }
@@ -100,10 +115,14 @@ TeSlot te_slot(const ModelView& m, ComponentKind c) {
   const bool sd = m.arch.family == Family::SD1 || m.arch.family == Family::SD2;
   switch (c) {
     case ComponentKind::ClipL:
-    case ComponentKind::ClipH: return sd ? TeSlot::Te : TeSlot::Te1;
-    case ComponentKind::ClipG: return l ? TeSlot::Te2 : h ? TeSlot::None : TeSlot::Te;
-    case ComponentKind::T5xxl: return TeSlot::T5;
-    default: return TeSlot::None;
+    case ComponentKind::ClipH:
+      return sd ? TeSlot::Te : TeSlot::Te1;
+    case ComponentKind::ClipG:
+      return l ? TeSlot::Te2 : h ? TeSlot::None : TeSlot::Te;
+    case ComponentKind::T5xxl:
+      return TeSlot::T5;
+    default:
+      return TeSlot::None;
   }
 }
 

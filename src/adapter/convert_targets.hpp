@@ -1,7 +1,7 @@
-// The naming families `convert` writes (lora-formats.md §4.1, §6.3): which module paths of the model
-// each family names, with which prefix, and which suffix each factor role gets. The converter and the
-// generated support matrix (docs/formats.md) both read these tables, so the doc cannot drift from
-// what the code does.
+// The naming families `convert` writes (lora-formats.md §4.1, §6.3): which module paths of the
+// model each family names, with which prefix, and which suffix each factor role gets. The converter
+// and the generated support matrix (docs/formats.md) both read these tables, so the doc cannot
+// drift from what the code does.
 #pragma once
 
 #include <optional>
@@ -40,11 +40,11 @@ std::span<const PrefixRule> prefix_rules();
 
 struct FamilyInfo {
   TargetFamily family;
-  std::string_view name;        // command-line spelling: "kohya", "peft", "diffusers", "bfl"
+  std::string_view name;         // command-line spelling: "kohya", "peft", "diffusers", "bfl"
   std::string_view description;  // for the doc
-  SuffixFamily lora;            // the down/up suffix family of LoRA records
-  SuffixFamily lora_te;         // the same for text-encoder records
-  bool lycoris_kinds;           // writes LoHa, LoKr, … with their LyCORIS suffixes
+  SuffixFamily lora;             // the down/up suffix family of LoRA records
+  SuffixFamily lora_te;          // the same for text-encoder records
+  bool lycoris_kinds;            // writes LoHa, LoKr, … with their LyCORIS suffixes
 };
 std::span<const FamilyInfo> families();
 const FamilyInfo& family_info(TargetFamily f);

@@ -1,13 +1,13 @@
 // docs/formats.md is generated from the converter's own tables; this test fails when the checked-in
 // doc differs (run with LORAKIT_UPDATE_DOCS=1 to rewrite it).
+#include "adapter/convert_matrix.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "adapter/convert_matrix.hpp"
 
 namespace lorakit::testing {
 namespace {
@@ -32,9 +32,10 @@ TEST(ConvertMatrix, DocIsUpToDate) {
 
 TEST(ConvertMatrix, NamesEveryFamilyAndKind) {
   const std::string doc = adapter::detail::support_matrix_markdown();
-  for (const char* s : {"`kohya`", "`peft`", "`diffusers`", "`bfl`", "`.lora_down.weight`",
-                        "`.lora_A.weight`", "`.lora.down.weight`", "`.lora_linear_layer.down.weight`",
-                        "`.hada_w1_a`", "`lora_unet_` + flat(path)", "`transformer.` + path"})
+  for (const char* s :
+       {"`kohya`", "`peft`", "`diffusers`", "`bfl`", "`.lora_down.weight`", "`.lora_A.weight`",
+        "`.lora.down.weight`", "`.lora_linear_layer.down.weight`", "`.hada_w1_a`",
+        "`lora_unet_` + flat(path)", "`transformer.` + path"})
     EXPECT_NE(doc.find(s), std::string::npos) << s;
 }
 

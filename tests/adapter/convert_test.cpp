@@ -85,7 +85,8 @@ T alpha(std::string prefix, float a, DType dt = DType::F32) {
 }
 // A LoRA pair of rank r on an [out, in] target, in the given suffix family.
 void lora(std::vector<T>& v, const std::string& prefix, uint64_t out, uint64_t in, uint64_t r,
-          const std::string& down = ".lora_down.weight", const std::string& up = ".lora_up.weight") {
+          const std::string& down = ".lora_down.weight",
+          const std::string& up = ".lora_up.weight") {
   v.push_back(f32(prefix + down, {r, in}));
   v.push_back(f32(prefix + up, {out, r}));
 }
@@ -129,10 +130,14 @@ fs::path convert(const fs::path& in, TargetFamily to, const fs::path& out,
 
 std::string_view fam(TargetFamily f) {
   switch (f) {
-    case TargetFamily::Kohya: return "kohya";
-    case TargetFamily::Peft: return "peft";
-    case TargetFamily::Diffusers: return "diffusers";
-    case TargetFamily::Bfl: return "bfl";
+    case TargetFamily::Kohya:
+      return "kohya";
+    case TargetFamily::Peft:
+      return "peft";
+    case TargetFamily::Diffusers:
+      return "diffusers";
+    case TargetFamily::Bfl:
+      return "bfl";
   }
   return "";
 }
@@ -177,7 +182,7 @@ TEST(ConvertFlux, KohyaQkvToPeftSplitsBByRows) {
     const Stored& bj = out.at(p + ".lora_B.weight");
     EXPECT_EQ(bj.shape, (std::vector<uint64_t>{H, 2}));
     EXPECT_EQ(bj.bytes, rows_of(b, j * H, (j + 1) * H));  // B rows [jH, (j+1)H)
-    EXPECT_EQ(out.at(p + ".alpha"), al);                   // same alpha, same dtype (BF16)
+    EXPECT_EQ(out.at(p + ".alpha"), al);                  // same alpha, same dtype (BF16)
   }
   // linear1 → q, k, v (H rows each) and proj_mlp (4H rows).
   const Stored& b1 = src.at("lora_unet_single_blocks_0_linear1.lora_up.weight");
@@ -261,8 +266,8 @@ TEST(ConvertFlux, PeftPartsFuseBlockDiagonalAndSplitBack) {
   EXPECT_EQ(row, (std::vector<float>{0, 0, bk0[0], bk0[1], 0, 0}));
   const Stored& al = k.at(f + ".alpha");
   EXPECT_EQ(al.dtype, DType::F16);
-  EXPECT_EQ(codec::fp16_to_fp32(static_cast<uint16_t>(
-                static_cast<unsigned>(al.bytes[0]) | static_cast<unsigned>(al.bytes[1]) << 8)),
+  EXPECT_EQ(codec::fp16_to_fp32(static_cast<uint16_t>(static_cast<unsigned>(al.bytes[0]) |
+                                                      static_cast<unsigned>(al.bytes[1]) << 8)),
             6.0f);  // γ = 6/6 = 2/2
   convert(d / "k.safetensors", TargetFamily::Peft, d / "p2.safetensors");
   EXPECT_EQ(contents(d / "p2.safetensors"), src);
@@ -277,20 +282,22 @@ TEST(ConvertFlux, PartialSetsRoundTrip) {
     lora(v, std::string("transformer.transformer_blocks.0.attn.") + q, H, H, 2, ".lora_A.weight",
          ".lora_B.weight");
   for (const char* q : {"attn.to_q", "attn.to_k", "attn.to_v"})
-    lora(v, std::string("transformer.single_transformer_blocks.0.") + q, H, H, 2,
-         ".lora_A.weight", ".lora_B.weight");
+    lora(v, std::string("transformer.single_transformer_blocks.0.") + q, H, H, 2, ".lora_A.weight",
+         ".lora_B.weight");
   write_adapter(d / "p.safetensors", v);
   const Contents src = contents(d / "p.safetensors");
   for (TargetFamily f : {TargetFamily::Kohya, TargetFamily::Bfl}) {
     SCOPED_TRACE(fam(f));
     auto mid = convert(d / "p.safetensors", f, d / (std::string(fam(f)) + ".safetensors"));
     const Contents m = contents(mid);
-    const std::string l1 = f == TargetFamily::Kohya ? "lora_unet_single_blocks_0_linear1.lora_up.weight"
-                                                    : "diffusion_model.single_blocks.0.linear1.lora_B.weight";
+    const std::string l1 = f == TargetFamily::Kohya
+                               ? "lora_unet_single_blocks_0_linear1.lora_up.weight"
+                               : "diffusion_model.single_blocks.0.linear1.lora_B.weight";
     const Stored& b = m.at(l1);
     EXPECT_EQ(b.shape, (std::vector<uint64_t>{7 * H, 6}));
     auto tail = rows_of(b, 3 * H, 7 * H);
-    EXPECT_TRUE(std::all_of(tail.begin(), tail.end(), [](std::byte x) { return x == std::byte{0}; }));
+    EXPECT_TRUE(
+        std::all_of(tail.begin(), tail.end(), [](std::byte x) { return x == std::byte{0}; }));
     convert(mid, TargetFamily::Peft, d / "back.safetensors");
     EXPECT_EQ(contents(d / "back.safetensors"), src);
   }
@@ -306,8 +313,8 @@ TEST(ConvertFlux, RefusesWhatDoesNotConvertExactlyAndWritesNothing) {
       convert(d / "in.safetensors", to, out);
       ADD_FAILURE() << "converted";
     } catch (const InvalidArgument& e) {
-      for (const auto& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos)
-          << e.what() << " lacks " << w;
+      for (const auto& w : words)
+        EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what() << " lacks " << w;
     }
     EXPECT_FALSE(fs::exists(out));
     for (const auto& e : fs::directory_iterator(d.path()))
@@ -367,7 +374,8 @@ TEST(ConvertSd1, UnetAndTextEncoderRoundTrip) {
   v.push_back(f32(u + ".lora_down.weight", {2, pin[1], 1, 1}));
   v.push_back(f32(u + ".lora_up.weight", {pin[0], 2, 1, 1}));
   v.push_back(alpha(u, 1.0f));
-  const auto q = shape("cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
+  const auto q =
+      shape("cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight");
   lora(v, "lora_te_text_model_encoder_layers_0_self_attn_q_proj", q[0], q[1], 2);
   write_adapter(d / "k.safetensors", v);
   const Contents k = contents(d / "k.safetensors");
@@ -377,7 +385,8 @@ TEST(ConvertSd1, UnetAndTextEncoderRoundTrip) {
     const Contents c = contents(mid);
     if (f == TargetFamily::Peft) {
       EXPECT_TRUE(c.contains("unet.down_blocks.0.attentions.0.proj_in.lora_A.weight"));
-      EXPECT_TRUE(c.contains("text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight"));
+      EXPECT_TRUE(
+          c.contains("text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight"));
     }
     if (f == TargetFamily::Diffusers) {
       EXPECT_TRUE(c.contains("unet.down_blocks.0.attentions.0.proj_in.lora.down.weight"));
@@ -386,12 +395,70 @@ TEST(ConvertSd1, UnetAndTextEncoderRoundTrip) {
     }
     if (f == TargetFamily::Bfl) {
       EXPECT_TRUE(c.contains("diffusion_model.input_blocks.1.1.proj_in.lora_A.weight"));
-      EXPECT_TRUE(c.contains(
-          "text_encoders.clip_l.transformer.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight"));
+      EXPECT_TRUE(
+          c.contains("text_encoders.clip_l.transformer.text_model.encoder.layers.0.self_attn.q_"
+                     "proj.lora_A.weight"));
     }
     convert(mid, TargetFamily::Kohya, d / "back.safetensors", m);
     EXPECT_EQ(contents(d / "back.safetensors"), k);
   }
+}
+
+}  // namespace
+}  // namespace lorakit::testing
+
+namespace lorakit::testing {
+namespace {
+
+// Kohya records on real SDXL (OpenCLIP bigG: q/k/v slices of in_proj, transposed text_projection)
+// and SD3 (fused MMDiT qkv, swapped final modulation) layouts: every family and back.
+struct Rec {
+  std::string prefix;
+  std::vector<uint64_t> target;  // [out, in] as the adapter sees it
+};
+
+void round_trip_all(const model::ModelIndex& m, const std::vector<Rec>& recs,
+                    std::vector<TargetFamily> families) {
+  TempDir d;
+  std::vector<T> v;
+  for (const Rec& r : recs) {
+    lora(v, r.prefix, r.target[0], r.target[1], 2);
+    v.push_back(alpha(r.prefix, 1.0f));
+  }
+  write_adapter(d / "k.safetensors", v);
+  auto parsed = adapter::parse_file((d / "k.safetensors").string(), m);
+  ASSERT_EQ(parsed.report.matched, recs.size()) << parsed.report.invalid.size();
+  const Contents k = contents(d / "k.safetensors");
+  for (TargetFamily f : families) {
+    SCOPED_TRACE(fam(f));
+    auto mid = convert(d / "k.safetensors", f, d / (std::string(fam(f)) + ".safetensors"), m);
+    EXPECT_EQ(adapter::parse_file(mid.string(), m).report.matched, contents(mid).size() / 3);
+    convert(mid, TargetFamily::Kohya, d / "back.safetensors", m);
+    EXPECT_EQ(contents(d / "back.safetensors"), k);
+  }
+}
+
+TEST(ConvertSdxl, OpenClipSlicesAndTextProjection) {
+  const model::ModelIndex m = corpus_model("arenasys_assembled_sdxl_base_ldm_full.txt");
+  ASSERT_EQ(m.arch().family, model::Family::SDXL);
+  round_trip_all(
+      m,
+      {{"lora_unet_input_blocks_4_1_proj_in", {640, 640}},
+       {"lora_te2_text_model_encoder_layers_0_self_attn_k_proj", {1280, 1280}},
+       {"lora_te2_text_projection", {1280, 1280}},
+       {"lora_te1_text_model_encoder_layers_0_mlp_fc1", {3072, 768}}},
+      {TargetFamily::Kohya, TargetFamily::Peft, TargetFamily::Diffusers, TargetFamily::Bfl});
+}
+
+TEST(ConvertSd3, FusedQkvAndSwappedModulation) {
+  const model::ModelIndex m = corpus_model("sdmecha_sd3_comfyui.txt");
+  ASSERT_EQ(m.arch().family, model::Family::SD3);
+  const uint64_t h = m.arch().hidden;
+  round_trip_all(
+      m,
+      {{"lora_unet_joint_blocks_0_x_block_attn_qkv", {3 * h, h}},
+       {"lora_unet_final_layer_adaLN_modulation_1", {2 * h, h}}},
+      {TargetFamily::Kohya, TargetFamily::Peft, TargetFamily::Diffusers, TargetFamily::Bfl});
 }
 
 }  // namespace

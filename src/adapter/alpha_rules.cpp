@@ -143,6 +143,18 @@ AlphaResult alpha_scale(const AlphaInput& in, const PeftMetadata& peft) {
           }
       }
       if (!r.alpha && cfg->lora_alpha) r.alpha = static_cast<float>(*cfg->lora_alpha);
+      // r for γ is lora_A's own row count; the config's r (rank_pattern, then r) only confirms
+      // it. PEFT itself could not load a file where they differ, so say so.
+      std::optional<double> cfg_rank = cfg->r;
+      for (const auto& [pat, rk] : cfg->rank_pattern)
+        if (pattern_matches(pat, name)) {
+          cfg_rank = rk;
+          break;
+        }
+      if (cfg_rank && in.rank && *cfg_rank != static_cast<double>(in.rank))
+        r.warning =
+            fmt::format("lora_adapter_metadata gives rank {} but lora_A has {} rows; {} used",
+                        *cfg_rank, in.rank, in.rank);
     }
   }
   if (!r.alpha || in.rank == 0) {

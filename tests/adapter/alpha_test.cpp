@@ -64,6 +64,19 @@ TEST(AdapterAlpha, PeftMetadataSources) {
   EXPECT_FLOAT_EQ(alpha_scale(lora({}, 16, SuffixFamily::Kohya, kQ), md).scale, 1.0f);
 }
 
+TEST(AdapterAlpha, PeftRankPatternConfirmsTheRank) {
+  AdapterBuilder b;
+  b.meta("lora_adapter_metadata",
+         R"({"r": 16, "lora_alpha": 16, "rank_pattern": {"attn1.to_q": 8}})");
+  auto md = read_peft_metadata(b.build()->metadata());
+  auto ok = alpha_scale(lora({}, 8, SuffixFamily::Peft, kPeftQ), md);
+  EXPECT_FLOAT_EQ(ok.scale, 2.0f);  // 16/8: γ uses lora_A's rows
+  EXPECT_TRUE(ok.warning.empty());
+  auto odd = alpha_scale(lora({}, 4, SuffixFamily::Peft, kPeftQ), md);
+  EXPECT_FLOAT_EQ(odd.scale, 4.0f);  // 16/4, with a warning naming both ranks
+  EXPECT_NE(odd.warning.find("rank 8 but lora_A has 4 rows"), std::string::npos) << odd.warning;
+}
+
 TEST(AdapterAlpha, PeftRsLora) {
   AdapterBuilder b;
   b.meta("lora_adapter_metadata", R"({"r": 16, "lora_alpha": 8, "use_rslora": true})");

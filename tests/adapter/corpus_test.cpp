@@ -107,3 +107,31 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace lorakit::testing
+
+namespace lorakit::testing {
+namespace {
+
+// The corpus marks this LoKr sample SYNTHETIC: its factor shapes are not a Kronecker factorisation
+// of the FLUX weights. Every record binds; every one is a shape mismatch naming both shapes.
+TEST(AdapterCorpusSynthetic, FluxLokrSampleBindsButDoesNotFit) {
+  auto a = adapter::parse(corpus_adapter("invokeai_flux_lokr_bfl_format.txt"),
+                          corpus_base("sdmecha_flux_flux.txt"));
+  const auto& r = a.report;
+  SCOPED_TRACE(report_summary(r));
+  EXPECT_EQ(r.format, adapter::Format::ComfyGeneric);
+  EXPECT_EQ(r.modules, 6u);
+  EXPECT_EQ(r.kinds.at(adapter::Kind::LoKr), 6u);
+  EXPECT_TRUE(r.unmatched.empty());
+  ASSERT_EQ(r.shape_mismatch.size(), 6u);
+  for (const auto& m : r.shape_mismatch) {
+    EXPECT_FALSE(m.shape.empty());
+    EXPECT_FALSE(m.target_shape.empty());
+    EXPECT_NE(m.shape, m.target_shape);
+  }
+  EXPECT_EQ(r.shape_mismatch[0].key, "diffusion_model.double_blocks.0.img_attn.proj");
+  EXPECT_EQ(r.shape_mismatch[0].shape, (std::vector<uint64_t>{32 * 32, 96 * 32}));
+  EXPECT_EQ(r.shape_mismatch[0].target_shape, (std::vector<uint64_t>{3072, 3072}));
+}
+
+}  // namespace
+}  // namespace lorakit::testing

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 namespace lorakit::adapter::detail {
 
@@ -40,14 +39,11 @@ bool is_config_field(std::string_view k) {
          k == "use_rslora";
 }
 
-// PEFT's pattern lookup: a pattern matches a module name it ends with, at a '.' boundary, read as a
-// regular expression ("(.*\.)?(pattern)$").
+// PEFT's pattern lookup: a pattern names a module it ends with, at a '.' boundary (PEFT reads it
+// as the regular expression "(.*\.)?(pattern)$"). diffusers writes plain module names, so the
+// pattern is compared literally; regular-expression syntax is not interpreted.
 bool pattern_matches(const std::string& pattern, const std::string& name) {
-  try {
-    return std::regex_match(name, std::regex("(.*\\.)?(" + pattern + ")"));
-  } catch (const std::regex_error&) {
-    return name == pattern || name.ends_with("." + pattern);
-  }
+  return name == pattern || name.ends_with("." + pattern);
 }
 
 const PeftConfig* config_for(const PeftMetadata& md, const std::string& prefix, std::string& name) {

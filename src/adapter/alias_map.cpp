@@ -130,19 +130,11 @@ void add_diffusers(AliasMap& a, const ModulePath& mp, const ModelView& m) {
   }
 }
 
+// ComfyUI's text-encoder slot names are the model layer's component names; other components
+// have no such slot.
 std::string_view comfy_name(ComponentKind k) {
-  switch (k) {
-    case ComponentKind::ClipL:
-      return "clip_l";
-    case ComponentKind::ClipH:
-      return "clip_h";
-    case ComponentKind::ClipG:
-      return "clip_g";
-    case ComponentKind::T5xxl:
-      return "t5xxl";
-    default:
-      return "";
-  }
+  if (k == ComponentKind::DiffusionModel || k == ComponentKind::Vae) return "";
+  return model::component_name(k);
 }
 
 // Which CLIP component each kohya / diffusers text-encoder prefix names on this model (§6.3).

@@ -67,19 +67,11 @@ constexpr std::array kFamilies{
         SuffixFamily::Peft, SuffixFamily::Peft, true},
 };
 
+// ComfyUI's text-encoder slot names are the model layer's component names; other components
+// have no such slot.
 std::string_view comfy_component(ComponentKind k) {
-  switch (k) {
-    case ComponentKind::ClipL:
-      return "clip_l";
-    case ComponentKind::ClipH:
-      return "clip_h";
-    case ComponentKind::ClipG:
-      return "clip_g";
-    case ComponentKind::T5xxl:
-      return "t5xxl";
-    default:
-      return "";
-  }
+  if (k == ComponentKind::DiffusionModel || k == ComponentKind::Vae) return "";
+  return model::component_name(k);
 }
 
 WeightType weight_type(Kind k) {

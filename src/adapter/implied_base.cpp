@@ -156,22 +156,9 @@ ImpliedBase implied_base(const std::vector<RecordWidth>& records) {
 }
 
 std::string model_base_name(const ModelView& m) {
-  using model::Family;
-  switch (m.arch.family) {
-    case Family::SD1:
-      return "sd1";
-    case Family::SD2:
-      return "sd2";
-    case Family::SDXL:
-      return m.arch.variant == "sdxl-refiner" ? "sdxl-refiner" : "sdxl";
-    case Family::SD3:
-      return "sd3";
-    case Family::Flux:
-      return "flux";
-    case Family::Unknown:
-      break;
-  }
-  return "unknown";
+  // The family's own name, except that the SDXL refiner is a base of its own (other widths).
+  if (m.arch.family == model::Family::SDXL && m.arch.variant == "sdxl-refiner") return "sdxl-refiner";
+  return std::string(model::family_name(m.arch.family));
 }
 
 uint64_t model_base_width(const ModelView& m) {

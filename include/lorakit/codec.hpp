@@ -40,6 +40,17 @@ void decode_rows(DType t, const std::byte* src, float* dst, size_t rows, size_t 
 void encode_rows(DType t, const float* src, std::byte* dst, size_t rows, size_t row_elements,
                  const EncodeOptions& opt = {});
 
+// Stochastic rounding into F8_E4M3 or F8_E5M2 (file-formats.md §6.5): element k of `src` is element
+// first_index + k of its tensor, so a tensor may be encoded in any tiling with identical bytes.
+// Magnitudes beyond the largest finite value (and ±inf) saturate; NaN stays NaN. Returns the number
+// of saturated elements.
+uint64_t encode_fp8_stochastic(DType t, const float* src, std::byte* dst, size_t n, uint64_t seed64,
+                               uint64_t first_index = 0);
+// seed64 = (user_seed << 32) | CRC-32 of the tensor key's UTF-8 bytes (§6.5 step 1).
+uint64_t stochastic_seed(std::string_view key, uint32_t user_seed);
+// CRC-32 (reflected 0xEDB88320, init and final XOR 0xFFFFFFFF), as zlib's crc32.
+uint32_t crc32(std::string_view bytes);
+
 // Scalar conversions (spec §4, §6).
 uint16_t fp32_to_fp16(float f);
 float fp16_to_fp32(uint16_t h);

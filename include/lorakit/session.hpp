@@ -1,6 +1,11 @@
 // lorakit::session — the live lifecycle of adapters on one base model (lessons.md R1–R8): a
 // declarative active set, an overlay that holds patched tensors only (never a model backup), every
 // patched tensor recomputed from the pristine mapped source, adapters cached by content hash.
+//
+// Threads: read(), tensor_names(), active(), runtime_patch() and the byte counters may be called
+// from any number of threads, also while another thread runs set_adapters() or open_model(); a
+// reader sees either the state before a switch or the one after it, never a mix within one tensor.
+// Calls that change the state (set_adapters, open_model) serialize.
 #pragma once
 
 #include <cstdint>
@@ -22,37 +27,58 @@ namespace lorakit::session {
 struct AdapterRequest {
   std::string path;
   float strength = 1.0f;
+  bool operator==(const AdapterRequest&) const = default;
 };
 
 struct SessionOptions {
-  patch::Options patch;                  // quant policy, rounding, seed (output_dtype is ignored)
-  uint64_t memory_budget = 0;            // overlay bytes; 0 = unlimited. Beyond it, entries are
-                                         // evicted and recomputed when read.
+  patch::Options patch;  // quant policy, rounding, seed (output_dtype is ignored: types are kept)
+  uint64_t memory_budget = 0;  // overlay bytes; 0 = unlimited. Beyond it, entries are evicted
+                               // (deterministically, see Session) and recomputed when read.
   uint64_t adapter_cache_bytes = 1ull << 30;  // bound of the parsed-adapter cache (file bytes)
-  bool strict = false;                   // refuse adapters with unmatched/mismatched records
+  bool strict = false;  // refuse adapters with any unmatched, mismatched or conflicting item
 };
 
-// What set_adapters did.
+// What set_adapters did. Counts are tensors.
 struct SwitchReport {
-  uint64_t recomputed = 0;   // tensors computed from the pristine source in this call
-  uint64_t restored = 0;     // tensors that went back to the pristine bytes
-  uint64_t kept = 0;         // patched tensors whose patch list did not change
-  uint64_t adapters_parsed = 0, adapters_cached = 0;
-  std::vector<adapter::MatchReport> reports;  // one per request, in order
+  uint64_t recomputed = 0;  // tensors computed from the pristine source in this call
+  uint64_t restored = 0;    // tensors that went back to the pristine bytes
+  uint64_t kept = 0;        // patched tensors whose patch list did not change
+  uint64_t evicted = 0;     // patched tensors left out of the overlay by the memory budget
+                            // (recomputed on read)
+  uint64_t adapters_parsed = 0, adapters_cached = 0;  // per request: parsed now / from the cache
+  std::vector<adapter::MatchReport> reports;          // one per request, in order
   double seconds = 0;
 };
 
 // A tensor's current effective content. `bytes` stays valid until the Tensor is destroyed, even if
-// another thread switches adapters meanwhile (it shares ownership of the overlay entry or the mapping).
+// another thread switches adapters or models meanwhile (it shares ownership of the overlay entry or
+// the mapping).
 struct Tensor {
   std::string name;
   DType dtype = DType::F32;
-  std::vector<uint64_t> shape;
+  std::vector<uint64_t> shape;          // logical, PyTorch order
+  std::vector<uint64_t> storage_shape;  // as stored (differs for GGUF files with orig_shape)
   std::span<const std::byte> bytes;
   bool patched = false;
   std::shared_ptr<const void> keepalive;
 };
 
+// Counters over the session's life (since construction).
+struct SessionStats {
+  uint64_t adapters_parsed = 0;       // adapter files parsed
+  uint64_t adapters_cached = 0;       // requests served by the parsed-adapter cache
+  uint64_t adapters_hashed = 0;       // adapter files whose content was hashed
+  uint64_t cache_evictions = 0;       // parsed adapters dropped by the cache bound
+  uint64_t overlay_evictions = 0;     // patched tensors left out of the overlay by the budget
+  uint64_t on_demand_recomputes = 0;  // units recomputed by read() because they were evicted
+  uint64_t models_opened = 0;
+};
+
+// The session. Overlay policy under a memory budget: after every switch, the units (a weight with
+// its companions) of the active plan are taken in model tensor order and kept while their predicted
+// size fits the budget (first fit); the rest are evicted. A read of an evicted tensor recomputes
+// its unit from the pristine source and the current plan (same bytes) and keeps it only if it still
+// fits.
 class Session {
  public:
   explicit Session(SessionOptions options = {});
@@ -61,28 +87,37 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Opens (or switches to) a base model: every overlay, plan and cache entry tied to the previous
-  // model is dropped. On error the previous model stays open and unchanged.
+  // model is dropped and the active set becomes empty. On error the previous model stays open and
+  // unchanged.
   void open_model(const std::string& path);
   bool has_model() const;
+  // The open model (InvalidArgument when none). The reference stays valid until the next
+  // open_model().
   const model::ModelIndex& model() const;
 
   // Declarative: makes `set` the active set (in order). Only tensors whose patch list changed are
   // recomputed, always from the pristine source; tensors no longer touched read pristine again; an
   // empty set restores everything. Atomic: on any error (an adapter that does not fit the model,
-  // unreadable file, strict-mode failure) the previous state stays in force and the error says why.
+  // one that binds nothing, an unreadable file, strict-mode failure, a non-finite strength) the
+  // previous state stays in force and the error says why (the message of `lorakit check`).
   SwitchReport set_adapters(const std::vector<AdapterRequest>& set);
   std::vector<AdapterRequest> active() const;
 
   // Current effective bytes of a tensor (patched or pristine). Safe to call from many threads, also
-  // concurrently with set_adapters. InvalidArgument for unknown names.
+  // concurrently with set_adapters. InvalidArgument for unknown names or when no model is open.
   Tensor read(std::string_view name) const;
+  // The model's tensors in file order (empty when no model is open).
   std::vector<std::string> tensor_names() const;
 
-  // Runtime-policy factors of a weight (empty when unpatched); see patch::runtime_patch.
+  // Under QuantPolicy::Runtime: the factors of a block-quantized weight that the active set touches
+  // (its reads stay pristine; the host applies these), see patch::runtime_patch. Empty for tensors
+  // that are not patched at runtime (float weights are patched in the overlay instead).
   std::vector<patch::RuntimePatch> runtime_patch(std::string_view weight) const;
 
-  uint64_t overlay_bytes() const;  // bytes currently held by patched tensors
-  uint64_t overlay_tensors() const;
+  uint64_t overlay_bytes() const;    // bytes currently held by patched tensors
+  uint64_t overlay_tensors() const;  // patched tensors currently held
+  SessionStats stats() const;
+  const SessionOptions& options() const;
 
  private:
   struct Impl;

@@ -24,12 +24,16 @@ void add_delta(const RecordFactors& rec, float c, std::span<const float> w, std:
   switch (rec.module->kind) {
     case Kind::LoRA:
       return lora_add(rec, c, dst, shape);
+    case Kind::LoHa:
+      return loha_add(rec, c, dst, shape);
+    case Kind::LoKr:
+      return lokr_add(rec, c, dst, shape);
+    case Kind::GLoRA:
+      return glora_add(rec, c, w, dst, shape);
     default:
-      break;
+      fail(rec, fmt::format("{} is not an additive LoRA-class type",
+                            adapter::kind_name(rec.module->kind)));
   }
-  throw UnsupportedError(fmt::format("{}: adapter type {} is not implemented yet", prefix_of(rec),
-                                     adapter::kind_name(rec.module->kind)));
-  (void)w;
 }
 
 }  // namespace
@@ -43,13 +47,51 @@ void apply_record(const RecordFactors& rec, float s, std::span<float> w,
   const adapter::Module& m = *rec.module;
   const size_t bad_before = count_nonfinite(w);
   const float gamma = m.alpha_scale;
+  const bool dora = rec.dora_scale.has_value();
   switch (m.kind) {
     case Kind::LoRA:
-      add_delta(rec, s * gamma, w, w, shape);
+    case Kind::LoHa:
+    case Kind::LoKr:
+    case Kind::GLoRA:
+      if (!dora) {
+        add_delta(rec, s * gamma, w, w, shape);
+      } else {
+        // V = W + γ·ΔW (§8.6 step 1).
+        std::vector<float> v(w.begin(), w.end());
+        add_delta(rec, gamma, w, v, shape);
+        dora_apply(rec, s, w, shape, v);
+      }
       break;
-    default:
-      throw UnsupportedError(fmt::format("{}: adapter type {} is not implemented yet",
-                                         prefix_of(rec), adapter::kind_name(m.kind)));
+    case Kind::OFT:
+    case Kind::BOFT: {
+      // alpha_scale is the constraint here; with DoRA, V is the full OFT/BOFT result.
+      std::vector<float> f(w.size());
+      oft_result(rec, w, shape, f);
+      if (dora)
+        dora_apply(rec, s, w, shape, f);
+      else
+        interpolate(w, f, s);
+      break;
+    }
+    case Kind::IA3:
+    case Kind::Full:
+    case Kind::Norm:
+    case Kind::Set:
+      if (dora)
+        fail(rec, fmt::format("a DoRA magnitude on a {} record", adapter::kind_name(m.kind)));
+      if (m.kind == Kind::IA3) {
+        ia3_apply(rec, s, w, shape);
+      } else if (m.kind == Kind::Set) {
+        // F(W) = V: W + s·(V − W) (§8.10).
+        const Tensor32& v = need(rec, "set");
+        if (delta_columns(rec, v.shape, shape) != geometry(shape).cols)
+          fail(rec, fmt::format("set {} does not cover the target {}", shape_text(v.shape),
+                                shape_text(shape)));
+        interpolate(w, v.data, s);
+      } else {
+        full_add(rec, s, w, shape);  // no alpha for full and norm deltas
+      }
+      break;
   }
   const size_t bad_after = count_nonfinite(w);
   if (bad_after > bad_before)

@@ -94,7 +94,10 @@ void dora_apply(const RecordFactors& rec, float s, std::span<float> w,
 void ia3_apply(const RecordFactors& rec, float s, std::span<float> w,
                std::span<const uint64_t> shape);
 
-// w ← w + s·(f − w), each element in double and rounded once (s = 1 gives f exactly).
+// W + s·(F − W) evaluated as (1 − s)·W + s·F in double, rounded once to fp32 (s = 1 gives F
+// exactly for finite W).
+double blend(double w, double f, double s);
+// w ← blend(w, f, s) element-wise.
 void interpolate(std::span<float> w, std::span<const float> f, float s);
 
 }  // namespace lorakit::patch::detail

@@ -197,8 +197,8 @@ const model::ModelIndex& Session::model() const {
 
 SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
   using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
   std::lock_guard sw(impl_->switch_mu);
+  const auto t0 = Clock::now();
   Impl& im = *impl_;
   // Counters of the cache move even when the switch is refused.
   struct SyncCounters {
@@ -227,6 +227,9 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
   for (const auto& r : set) {
     detail::CachedAdapter c = im.cache.get(r.path, model->index, model->arch_seed);
     check_fits(*c.adapter, model->index, im.options.strict);
+    // Cached at once (even if a later request fails): the cache is no part of the visible state,
+    // and a file requested twice in one set is parsed once.
+    im.cache.insert(c);
     rep.reports.push_back(c.adapter->report);
     ++(c.from_cache ? rep.adapters_cached : rep.adapters_parsed);
     entries.push_back({c.adapter, r.strength});
@@ -334,8 +337,7 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
       if (s->patched[k] && !now_patched.count(s->tensors[k])) ++rep.restored;
   }
 
-  // 6. Publish; remember the accepted adapters.
-  for (const auto& c : accepted) im.cache.insert(c);
+  // 6. Publish.
   im.publish(next);
   {
     std::lock_guard lock(im.mu);

@@ -49,6 +49,16 @@ TEST(SessionAdapterCache, ReuseParsesOnce) {
   EXPECT_EQ(st.adapters_hashed, 2u);  // the (path, inode, size, mtime) memo spares re-hashing
 }
 
+TEST(SessionAdapterCache, TwiceInOneSetParsesOnce) {
+  const auto& c = corpus();
+  Session s;
+  s.open_model(c.sd1);
+  const auto r = s.set_adapters({{c.sd1_loras[2], 1}, {c.sd1_loras[2], -0.5f}});
+  EXPECT_EQ(r.adapters_parsed, 1u);
+  EXPECT_EQ(r.adapters_cached, 1u);
+  EXPECT_EQ(differing(snapshot(s), fresh(c.sd1, s.active())), "");
+}
+
 TEST(SessionAdapterCache, IdentityIsContentNotPath) {
   const auto& c = corpus();
   TempDir dir;

@@ -24,22 +24,40 @@ void dora_apply(const RecordFactors& rec, float s, std::span<float> w,
   if (m.data.size() != n)
     fail(rec, fmt::format("magnitude {} does not fit the {} axis of {}", shape_text(m.shape),
                           input ? "input" : "output", shape_text(shape)));
+  // Element (o, j) belongs to output row o or to input channel j / sp.
   std::vector<double> ss(n, 0.0);
-  for (uint64_t o = 0; o < g.rows; ++o)
-    for (uint64_t j = 0; j < g.cols; ++j) {
-      const double x = v[o * g.cols + j];
-      ss[input ? j / sp : o] += x * x;
+  for (uint64_t o = 0; o < g.rows; ++o) {
+    const float* row = v.data() + o * g.cols;
+    if (input) {
+      for (uint64_t i = 0; i < in; ++i)
+        for (uint64_t hw = 0; hw < sp; ++hw) {
+          const double x = row[i * sp + hw];
+          ss[i] += x * x;
+        }
+    } else {
+      double acc = 0;
+      for (uint64_t j = 0; j < g.cols; ++j) {
+        const double x = row[j];
+        acc += x * x;
+      }
+      ss[o] = acc;
     }
+  }
   constexpr double kEps = 1.0 / 8388608.0;  // 2⁻²³
   std::vector<double> scale(n);
   for (uint64_t i = 0; i < n; ++i) scale[i] = m.data[i] / (std::sqrt(ss[i]) + kEps);
+  std::vector<double> col_scale(input ? g.cols : 0);
+  for (uint64_t j = 0; j < col_scale.size(); ++j) col_scale[j] = scale[j / sp];
   const double sd = s;
-  for (uint64_t o = 0; o < g.rows; ++o)
+  for (uint64_t o = 0; o < g.rows; ++o) {
+    const float* vr = v.data() + o * g.cols;
+    float* wr = w.data() + o * g.cols;
     for (uint64_t j = 0; j < g.cols; ++j) {
-      const uint64_t idx = o * g.cols + j;
-      const float fw = static_cast<float>(scale[input ? j / sp : o] * v[idx]);
-      w[idx] = static_cast<float>(blend(w[idx], fw, sd));
+      const double k = input ? col_scale[j] : scale[o];
+      const float fw = static_cast<float>(k * vr[j]);
+      wr[j] = static_cast<float>(blend(wr[j], fw, sd));
     }
+  }
 }
 
 }  // namespace lorakit::patch::detail

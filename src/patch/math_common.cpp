@@ -98,12 +98,6 @@ void add_placed(float* dst, Geometry g, const float* delta, uint64_t delta_cols,
   }
 }
 
-double blend(double w, double f, double s) {
-  // (1 − s)·W + s·F: both products of fp32 values are exact in double, so only the sum rounds;
-  // s = 1 gives F exactly for any finite W (W + s·(F − W) loses a tiny F next to a large W).
-  return (1.0 - s) * w + s * f;
-}
-
 void interpolate(std::span<float> w, std::span<const float> f, float s) {
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(blend(w[i], f[i], s));
 }

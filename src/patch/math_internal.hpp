@@ -94,9 +94,10 @@ void dora_apply(const RecordFactors& rec, float s, std::span<float> w,
 void ia3_apply(const RecordFactors& rec, float s, std::span<float> w,
                std::span<const uint64_t> shape);
 
-// W + s·(F − W) evaluated as (1 − s)·W + s·F in double, rounded once to fp32 (s = 1 gives F
-// exactly for finite W).
-double blend(double w, double f, double s);
+// W + s·(F − W) evaluated as (1 − s)·W + s·F in double, to be rounded once to fp32: s = 1 gives F
+// exactly for finite W (W + (F − W) can lose a tiny F next to a large W), and the double error is
+// far below fp32's.
+inline double blend(double w, double f, double s) { return (1.0 - s) * w + s * f; }
 // w ← blend(w, f, s) element-wise.
 void interpolate(std::span<float> w, std::span<const float> f, float s);
 

@@ -10,8 +10,6 @@
 
 namespace lorakit::patch::detail {
 
-namespace {
-
 void single_thread() {
   static const bool once = [] {
     openblas_set_num_threads(1);
@@ -19,6 +17,8 @@ void single_thread() {
   }();
   (void)once;
 }
+
+namespace {
 
 blasint to_int(uint64_t v) {
   if (v > static_cast<uint64_t>(INT_MAX))

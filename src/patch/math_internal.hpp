@@ -41,6 +41,9 @@ std::string shape_text(std::span<const uint64_t> shape);
 const Tensor32& need(const RecordFactors& rec, const std::string& role);
 const Tensor32* find(const RecordFactors& rec, const std::string& role);
 
+// Sets OpenBLAS to one thread on first use (every BLAS/LAPACK call of the record math goes through
+// it first).
+void single_thread();
 // Row-major products through OpenBLAS, one thread (openblas_set_num_threads(1) on first use).
 // C[m×n] = alpha·op(A)·op(B) + beta·C, op = transpose when the flag is set.
 void sgemm(bool trans_a, bool trans_b, uint64_t m, uint64_t n, uint64_t k, float alpha,

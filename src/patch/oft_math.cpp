@@ -24,6 +24,7 @@ void cayley(const RecordFactors& rec, const double* q, uint64_t b, double* r) {
       lhs[i * b + j] = id - q[i * b + j];
       r[i * b + j] = id + q[i * b + j];
     }
+  single_thread();
   std::vector<lapack_int> ipiv(b);
   const lapack_int n = static_cast<lapack_int>(b);
   const lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, n, n, lhs.data(), n, ipiv.data(), r, n);

@@ -14,6 +14,7 @@
 #include "tools/check.hpp"
 #include "tools/diff.hpp"
 #include "tools/inspect.hpp"
+#include "tools/merge.hpp"
 #include "tools/quantize.hpp"
 #include "tools/version.hpp"
 
@@ -106,6 +107,29 @@ int main(int argc, char** argv) {
                   "Exit 1 also for unused, ambiguous, conflicting or duplicate keys");
   check->add_flag("--json", check_json, "Machine-readable output (docs/cli.md)");
 
+  // merge
+  auto* merge = app.add_subcommand(
+      "merge", "Apply adapters to a model and write the result (streamed; atomic output)");
+  lorakit::tools::MergeOptions mopt;
+  std::vector<std::string> merge_adapters;
+  std::string merge_dtype = "same", merge_policy = "requant", merge_rounding = "stochastic";
+  bool merge_json = false;
+  merge->add_option("MODEL", mopt.model_path, "Base model")->required();
+  merge->add_option("-l,--lora", merge_adapters, "ADAPTER[:STRENGTH], applied in the given order")
+      ->required();
+  merge->add_option("-o,--output", mopt.output, "Output: .safetensors or .gguf")->required();
+  merge->add_option("--dtype", merge_dtype,
+                    "same (default), f32, f16, bf16, f8_e4m3, f8_e5m2 or a ggml type (.gguf)");
+  merge->add_option("--quant-policy", merge_policy,
+                    "Patched tensors of a ggml type: requant (default) or upcast:f16|bf16|q8_0");
+  merge->add_option("--rounding", merge_rounding,
+                    "fp8 targets: stochastic[:SEED] (default) or nearest");
+  merge->add_flag("--json", merge_json, "Machine-readable output (docs/cli.md)");
+  merge->add_flag("--strict", mopt.strict,
+                  "Refuse adapters with anything check --strict would report");
+  merge->add_flag("--force", mopt.force,
+                  "Bind adapters even when they were trained for another architecture");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -166,6 +190,38 @@ int main(int argc, char** argv) {
       const auto a = lorakit::adapter::parse_file(conv_in, model);
       lorakit::adapter::convert(a, model, conv_to, conv_out);
       fmt::print("{}: {} records written\n", conv_out, a.modules.size());
+      return 0;
+    }
+    if (*merge) {
+      for (const auto& a : merge_adapters)
+        mopt.adapters.push_back(lorakit::tools::parse_adapter_arg(a));
+      if (merge_dtype != "same") {
+        auto t = lorakit::dtype_from_user_name(merge_dtype);
+        if (!t) throw lorakit::InvalidArgument("--dtype " + merge_dtype + ": unknown type");
+        mopt.patch.output_dtype = *t;
+      }
+      lorakit::patch::parse_quant_policy(merge_policy, mopt.patch);
+      lorakit::patch::parse_rounding(merge_rounding, mopt.patch);
+      lorakit::cli::ProgressBar bar("merge");
+      mopt.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total); };
+      try {
+        auto r = lorakit::tools::merge(mopt);
+        bar.finish();
+        if (merge_json)
+          print_json(lorakit::tools::render_json(r));
+        else
+          fmt::print("{}", lorakit::tools::render_text(r));
+      } catch (const lorakit::tools::MergeRefused& e) {
+        // Show why, as check reports it, then the one-line error.
+        if (merge_json) {
+          auto j = lorakit::tools::render_json(e.check());
+          j["refused"] = e.what();
+          print_json(j);
+        } else {
+          fmt::print("{}", lorakit::tools::render_text(e.check()));
+        }
+        throw;
+      }
       return 0;
     }
     if (*check) {

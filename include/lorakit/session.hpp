@@ -69,7 +69,7 @@ struct SessionStats {
   uint64_t adapters_cached = 0;       // requests served by the parsed-adapter cache
   uint64_t adapters_hashed = 0;       // adapter files whose content was hashed
   uint64_t cache_evictions = 0;       // parsed adapters dropped by the cache bound
-  uint64_t overlay_evictions = 0;     // patched tensors left out of the overlay by the budget
+  uint64_t overlay_evictions = 0;     // sum of SwitchReport::evicted over every switch
   uint64_t on_demand_recomputes = 0;  // units recomputed by read() because they were evicted
   uint64_t models_opened = 0;
 };

@@ -7,11 +7,13 @@
 #include <memory>
 #include <optional>
 #include <tbb/global_control.h>
+#include <unistd.h>
 
 #include "cli/progress.hpp"
 #include "lorakit/adapter.hpp"
 #include "lorakit/error.hpp"
 #include "tools/check.hpp"
+#include "tools/demo.hpp"
 #include "tools/diff.hpp"
 #include "tools/inspect.hpp"
 #include "tools/merge.hpp"
@@ -130,6 +132,15 @@ int main(int argc, char** argv) {
   merge->add_flag("--force", mopt.force,
                   "Bind adapters even when they were trained for another architecture");
 
+  // demo
+  auto* demo = app.add_subcommand(
+      "demo", "Build small models and adapters in a temp folder and run the session scenarios "
+              "S0-S4 (exit 0 all pass, 1 not, 2 error)");
+  std::string demo_dir;
+  bool demo_json = false;
+  demo->add_option("--dir", demo_dir, "Build the files here and keep them (default: a temp folder)");
+  demo->add_flag("--json", demo_json, "Machine-readable output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -191,6 +202,18 @@ int main(int argc, char** argv) {
       lorakit::adapter::convert(a, model, conv_to, conv_out);
       fmt::print("{}: {} records written\n", conv_out, a.modules.size());
       return 0;
+    }
+    if (*demo) {
+      lorakit::tools::DemoOptions dopt;
+      dopt.dir = demo_dir;
+      if (::isatty(STDERR_FILENO) == 1)
+        dopt.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+      auto r = lorakit::tools::demo(dopt);
+      if (demo_json)
+        print_json(lorakit::tools::render_json(r));
+      else
+        fmt::print("{}", lorakit::tools::render_text(r));
+      return r.all_passed() ? 0 : 1;
     }
     if (*merge) {
       for (const auto& a : merge_adapters)

@@ -248,24 +248,27 @@ TEST(Merge, FloatMergeIsWithinHalfAnUlpOfAFloat64Reference) {
 
 TEST(Merge, GgufOutputWithQ8_0) {
   Fixture f;
-  auto opt = f.options("out.gguf", {{f.a, 1.0f}});
+  auto opt = f.options("out.gguf", {{f.b, 1.0f}});  // attn1, attn2 and ff of the UNet block
   opt.patch.output_dtype = DType::Q8_0;
   auto r = tools::merge(opt);
   auto in = io::open_tensor_source(f.model), out = io::open_tensor_source(opt.output);
   EXPECT_EQ(model::ModelIndex::from_source(*out).arch().variant, "sd1");
   const std::string p = "model.diffusion_model.input_blocks.1.1.";
-  const std::string q = p + "transformer_blocks.0.attn1.to_q.weight";  // patched
-  const std::string ff = p + "transformer_blocks.0.ff.net.2.bias";     // untouched 1-D
-  const std::string conv = p + "proj_in.weight";                       // patched, rows of 1
-  EXPECT_EQ(out->find(q)->dtype, DType::Q8_0);
-  EXPECT_EQ(out->find(ff)->dtype, DType::F16);
-  EXPECT_EQ(out->find(conv)->dtype, DType::F16);
-  // An untouched 2-D tensor is the reference quantizer's bytes of the decoded source.
-  const std::string k = "model.diffusion_model.input_blocks.0.0.weight";  // conv_in: 3x3, stays F16
-  EXPECT_EQ(out->find(k)->dtype, DType::F16);
-  const std::string te =
-      "cond_stage_model.transformer.text_model.encoder.layers.0.layer_norm1.weight";
-  EXPECT_EQ(out->find(te)->dtype, DType::F16);
+  EXPECT_EQ(out->find(p + "transformer_blocks.0.attn1.to_q.weight")->dtype, DType::Q8_0);
+  EXPECT_EQ(out->find(p + "transformer_blocks.0.ff.net.2.bias")->dtype, DType::F16);  // 1-D
+  EXPECT_EQ(out->find(p + "proj_in.weight")->dtype, DType::F16);  // [320, 320, 1, 1]: rows of 1
+  EXPECT_EQ(out->find("model.diffusion_model.input_blocks.0.0.weight")->dtype, DType::F16);  // 3x3
+  // Untouched 2-D tensors are the reference quantizer's bytes of the decoded source.
+  for (const std::string k :
+       {"cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight",
+        "cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc2.weight"}) {
+    ASSERT_EQ(out->find(k)->dtype, DType::Q8_0) << k;
+    const auto w = decode_all(*in, k);
+    std::vector<std::byte> want(w.size() / 32 * 34);
+    codec::encode(DType::Q8_0, w.data(), want.data(), w.size());
+    const auto got = out->view(k).bytes;
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin(), got.end())) << k;
+  }
   // Retention of the Q8_0 tensors is reported.
   uint64_t q8 = 0;
   for (const auto& t : r.patched_tensors)
@@ -275,7 +278,7 @@ TEST(Merge, GgufOutputWithQ8_0) {
       EXPECT_LT(t.stats.retention, 1.5) << t.name;
       EXPECT_GT(t.stats.delta_norm, 0.0) << t.name;
     }
-  EXPECT_GT(q8, 10u);
+  EXPECT_EQ(q8, 6u);  // attn1 q, k, v, out and ff 0, 2
   auto j = tools::render_json(r);
   EXPECT_EQ(j["retention"]["tensors"], q8);
   EXPECT_NE(tools::render_text(r).find("retention over"), std::string::npos);

@@ -1,7 +1,7 @@
-// The machine's sgemm throughput at the shapes of a LoRA merge: ΔW [out, in] += B [out, r] · A [r, in]
-// for SD-sized linears (320…1280 wide, ff 2560…5120) and FLUX (3072 × 3072, 21504 × 3072) at ranks
-// 8/32/128, through OpenBLAS on one thread (the patch layer's setting: threads go across tensors).
-// Counter GFLOP/s = 2·out·in·r per second. Used as the bound for merge figures.
+// The machine's sgemm throughput at the shapes of a LoRA merge: ΔW [out, in] += B [out, r] · A [r,
+// in] for SD-sized linears (320…1280 wide, ff 2560…5120) and FLUX (3072 × 3072, 21504 × 3072) at
+// ranks 8/32/128, through OpenBLAS on one thread (the patch layer's setting: threads go across
+// tensors). Counter GFLOP/s = 2·out·in·r per second. Used as the bound for merge figures.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -25,8 +25,8 @@ void BM_sgemm_lora(benchmark::State& state) {
                 in, 1.0f, w.data(), in);
     benchmark::DoNotOptimize(w.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * out * in * r / 1e9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * out * in * r / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 BENCHMARK(BM_sgemm_lora)

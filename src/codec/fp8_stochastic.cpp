@@ -1,6 +1,6 @@
-// Stochastic rounding onto the fp8 grids (file-formats.md §6.5, "stochastic"): the random stream is a
-// SplitMix64 of the flat element index keyed by (user seed, CRC-32 of the tensor key), so the bytes
-// depend only on (key, seed, values) — never on threads or tiling.
+// Stochastic rounding onto the fp8 grids (file-formats.md §6.5, "stochastic"): the random stream is
+// a SplitMix64 of the flat element index keyed by (user seed, CRC-32 of the tensor key), so the
+// bytes depend only on (key, seed, values) — never on threads or tiling.
 #include <algorithm>
 #include <array>
 #include <bit>

@@ -8,6 +8,7 @@
 #include "lorakit/codec.hpp"
 #include "lorakit/error.hpp"
 #include "lorakit/patch.hpp"
+#include "patch/stream_apply.hpp"
 #include "patch/unit_compute.hpp"
 
 namespace lorakit::patch {
@@ -49,6 +50,23 @@ std::pair<uint64_t, uint64_t> rows_of(const std::vector<uint64_t>& storage, uint
 
 UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
               const Options& options) {
+  if (detail::streamable(plan, unit, base)) {
+    const io::TensorInfo& info = *base.find(unit.tensors[0]);
+    const bool runtime = is_block_type(info.dtype) && options.quant_policy == QuantPolicy::Runtime;
+    if (!runtime) {
+      UnitOut out;
+      if (auto t = detail::stream_apply(plan, unit, base, options, output_type(info, options, true),
+                                        out.warnings)) {
+        out.tensors.push_back(std::move(*t));
+        return out;
+      }
+    }
+  }
+  return detail::apply_general(plan, unit, base, options);
+}
+
+UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::TensorSource& base,
+                              const Options& options) {
   UnitOut out;
   auto bufs = detail::compute_unit(plan, unit, base, out.warnings);
   std::map<std::string, std::string> weight_of_scale;
@@ -62,12 +80,11 @@ UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
     TensorOut t;
     t.name = name;
     t.shape = b.shape;
-    t.storage_shape = b.shape == info.shape && !info.storage_shape.empty() ? info.storage_shape
-                                                                           : b.shape;
+    t.storage_shape =
+        b.shape == info.shape && !info.storage_shape.empty() ? info.storage_shape : b.shape;
     t.patched = b.written;
     const bool quantized_source = is_block_type(info.dtype);
-    if (!b.written ||
-        (quantized_source && options.quant_policy == QuantPolicy::Runtime)) {
+    if (!b.written || (quantized_source && options.quant_policy == QuantPolicy::Runtime)) {
       const auto v = base.view(info);
       t.dtype = info.dtype;
       t.shape = info.shape;
@@ -84,7 +101,9 @@ UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
       t.dtype = (info.dtype == DType::F32 || info.dtype == DType::F64) ? DType::F32 : DType::F16;
     const uint64_t n = b.data.size();
     const auto bytes = bytes_for(t.dtype, n);
-    if (!bytes) throw ValueError(fmt::format("{}: '{}' does not fit {}", base.path(), name, ::lorakit::name(t.dtype)));
+    if (!bytes)
+      throw ValueError(
+          fmt::format("{}: '{}' does not fit {}", base.path(), name, ::lorakit::name(t.dtype)));
     t.bytes.assign(*bytes, std::byte{0});
 
     // Scaled fp8: store W′/scale; the scale grows only when W′ would saturate (decisions.md).
@@ -122,8 +141,8 @@ UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
     const auto [rows, row] = rows_of(t.storage_shape, n);
     try {
       if (is_fp8(t.dtype) && options.fp8_rounding == Fp8Rounding::Stochastic) {
-        t.stats.saturated = encode_fp8_stochastic_tiled(
-            t.dtype, src->data(), t.bytes.data(), n, codec::stochastic_seed(name, options.seed));
+        t.stats.saturated = encode_fp8_stochastic_tiled(t.dtype, src->data(), t.bytes.data(), n,
+                                                        codec::stochastic_seed(name, options.seed));
       } else {
         if (is_fp8(t.dtype)) t.stats.saturated = count_beyond(*src, fp8_max(t.dtype));
         if (rows * row == n && row)
@@ -132,8 +151,8 @@ UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
           codec::encode(t.dtype, src->data(), t.bytes.data(), n);
       }
     } catch (const ValueError& e) {
-      throw ValueError(fmt::format("{}: patched tensor '{}' cannot be stored as {}: {}", base.path(),
-                                   name, ::lorakit::name(t.dtype), e.what()));
+      throw ValueError(fmt::format("{}: patched tensor '{}' cannot be stored as {}: {}",
+                                   base.path(), name, ::lorakit::name(t.dtype), e.what()));
     }
 
     // Retention: W₀ (pristine, padded like W′), W_exact = b.data, W_eff = decode(bytes)·scale.

@@ -72,6 +72,12 @@ std::vector<float> tucker(const RecordFactors& rec, const float* bt, uint64_t ou
                           const Tensor32& mid, const float* a, uint64_t q, uint64_t in);
 
 // ---- Kernels -----------------------------------------------------------------------------------
+// dst[r, 0:cols] += c·B[row_begin + r, :]·A[:, 0:cols] for r < rows (row stride ldc), computed in
+// blocks of kLoraRowBlock rows on a grid from B's row 0; row_begin must lie on that grid.
+inline constexpr uint64_t kLoraRowBlock = 64;
+void lora_product_rows(const MatView& b, const MatView& a, float c, uint64_t row_begin,
+                       uint64_t rows, uint64_t cols, float* dst, uint64_t ldc);
+
 // Additive types: dst += c·ΔW, ΔW placed per §8.0. `w` is the running value (GLoRA reads it); dst
 // may be `w` itself.
 void lora_add(const RecordFactors& rec, float c, std::span<float> dst,

@@ -56,4 +56,10 @@ bool is_low_rank(const RecordFactors& rec);
 void low_rank_factors(const RecordFactors& rec, float s, std::vector<float>& a,
                       std::vector<float>& b_scaled, uint64_t& rank);
 
+// For an is_low_rank record: rows [row_begin, row_begin + rows) of its view get += s·γ·B[rows]·A,
+// `dst` holding those rows (row stride `cols`). The same product and rounding as apply_record for
+// those rows, so a tensor streamed in row tiles gets the bytes of the whole-tensor path.
+void lora_rows(const RecordFactors& rec, float s, uint64_t row_begin, uint64_t rows, float* dst,
+               uint64_t cols);
+
 }  // namespace lorakit::patch::detail

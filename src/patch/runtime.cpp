@@ -1,4 +1,5 @@
-// The runtime (sidecar) form of a unit (lessons.md R10) and the reference forward that engines mirror.
+// The runtime (sidecar) form of a unit (lessons.md R10) and the reference forward that engines
+// mirror.
 #include <cblas.h>
 #include <fmt/format.h>
 
@@ -6,7 +7,6 @@
 #include <set>
 
 #include "lorakit/codec.hpp"
-
 #include "lorakit/error.hpp"
 #include "lorakit/patch.hpp"
 #include "patch/record_math.hpp"
@@ -115,9 +115,10 @@ std::vector<RuntimePatch> runtime_patch(const Plan& plan, const Unit& unit,
       const auto& b = bufs.at(name);
       if (dense) {
         if (b.shape != b.info->shape)
-          throw UnsupportedError(fmt::format(
-              "'{}': a record pads this tensor (reshape_weight); the runtime form cannot express it",
-              name));
+          throw UnsupportedError(
+              fmt::format("'{}': a record pads this tensor (reshape_weight); the runtime form "
+                          "cannot express it",
+                          name));
         const auto w0 = detail::decode_pristine(base, *b.info, b.scale);
         rp.residual.resize(w0.size());
         for (size_t i = 0; i < w0.size(); ++i) rp.residual[i] = b.data[i] - w0[i];
@@ -142,19 +143,20 @@ void linear_forward(const io::TensorView& weight, const RuntimePatch& patch, con
                     uint64_t batch, float* y, const io::TensorView* bias) {
   const uint64_t out = patch.out, in = patch.in;
   if (!weight.info || weight.info->elements != out * in)
-    throw InvalidArgument(fmt::format("linear_forward: weight '{}' does not match the patch ({}x{})",
-                                      weight.info ? weight.info->name : "?", out, in));
+    throw InvalidArgument(
+        fmt::format("linear_forward: weight '{}' does not match the patch ({}x{})",
+                    weight.info ? weight.info->name : "?", out, in));
   std::vector<float> w(out * in);
   {
-    const auto& st = weight.info->storage_shape.empty() ? weight.info->shape
-                                                        : weight.info->storage_shape;
+    const auto& st =
+        weight.info->storage_shape.empty() ? weight.info->shape : weight.info->storage_shape;
     const uint64_t row = st.empty() ? 1 : st.back();
     codec::decode_rows(weight.info->dtype, weight.bytes.data(), w.data(), (out * in) / row, row);
   }
   // y = x·Wᵀ
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), static_cast<int>(out),
-              static_cast<int>(in), 1.0f, x, static_cast<int>(in), w.data(), static_cast<int>(in), 0.0f,
-              y, static_cast<int>(out));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch),
+              static_cast<int>(out), static_cast<int>(in), 1.0f, x, static_cast<int>(in), w.data(),
+              static_cast<int>(in), 0.0f, y, static_cast<int>(out));
   for (const LowRank& lr : patch.low_rank) {
     std::vector<float> t(batch * lr.rank);
     // t = x·Aᵀ [batch, rank]; y[:, rows] += t·Bᵀ

@@ -72,8 +72,9 @@ struct PartSpan {
 std::vector<float> decode_pristine(const io::TensorSource& base, const io::TensorInfo& info,
                                    float scale) {
   if (!codec::can_decode(info.dtype))
-    throw UnsupportedError(fmt::format("{}: tensor '{}' is stored as {}, which lorakit cannot decode",
-                                       base.path(), info.name, name(info.dtype)));
+    throw UnsupportedError(
+        fmt::format("{}: tensor '{}' is stored as {}, which lorakit cannot decode", base.path(),
+                    info.name, name(info.dtype)));
   const io::TensorView v = base.view(info);
   std::vector<float> out(info.elements);
   const auto& st = info.storage_shape.empty() ? info.shape : info.storage_shape;
@@ -90,7 +91,8 @@ std::vector<float> decode_pristine(const io::TensorSource& base, const io::Tenso
 
 float read_scale(const io::TensorSource& base, const std::string& scale_tensor) {
   const io::TensorInfo* info = base.find(scale_tensor);
-  if (!info || info->elements != 1 || !codec::can_decode(info->dtype) || !traits(info->dtype).is_float)
+  if (!info || info->elements != 1 || !codec::can_decode(info->dtype) ||
+      !traits(info->dtype).is_float)
     throw FormatError(base.path(), "bad_scale",
                       fmt::format("scaled-fp8 scale '{}' must be one float element", scale_tensor));
   float s = 0;
@@ -112,8 +114,8 @@ std::map<std::string, Buffer> compute_unit(const Plan& plan, const Unit& unit,
     if (scale_tensors.contains(name)) continue;
     const io::TensorInfo* info = base.find(name);
     if (!info)
-      throw InvalidArgument(fmt::format("{}: no tensor '{}' (plan made for another model?)",
-                                        base.path(), name));
+      throw InvalidArgument(
+          fmt::format("{}: no tensor '{}' (plan made for another model?)", base.path(), name));
     Buffer b;
     b.info = info;
     b.shape = info->shape;
@@ -166,8 +168,8 @@ std::map<std::string, Buffer> compute_unit(const Plan& plan, const Unit& unit,
     std::vector<uint64_t> view_shape{rows};
     view_shape.insert(view_shape.end(), tail.begin(), tail.end());
 
-    const bool whole_single = parts.size() == 1 && parts[0].begin == 0 &&
-                              parts[0].rows == parts[0].buf->shape[0];
+    const bool whole_single =
+        parts.size() == 1 && parts[0].begin == 0 && parts[0].rows == parts[0].buf->shape[0];
     std::vector<float> gathered;
     std::span<float> view;
     if (whole_single) {
@@ -250,7 +252,8 @@ std::map<std::string, Buffer> compute_unit(const Plan& plan, const Unit& unit,
       if (mod.target.transform == model::DeltaTransform::SwapScaleShift) swap_halves(bias, rows, 1);
       at = 0;
       for (size_t i = 0; i < parts.size(); ++i) {
-        std::copy_n(bias.begin() + at, parts[i].rows, bparts[i].first->data.begin() + bparts[i].second);
+        std::copy_n(bias.begin() + at, parts[i].rows,
+                    bparts[i].first->data.begin() + bparts[i].second);
         bparts[i].first->written = true;
         at += parts[i].rows;
       }

@@ -20,8 +20,8 @@ TEST(Crc32, StandardCheckValue) {
 TEST(Fp8Stochastic, FirstUniformMatchesSplitMix64ByHand) {
   // z = 0x9E3779B97F4A7C15 → SplitMix64 output 0xE220A8397B1DCDAF (the published first output
   // of SplitMix64 seeded with 0); u = (z >> 40)·2⁻²⁴ = 0xE220A8 / 2²⁴ = 0.883311748504638671875.
-  // For a = 1.25 + 0.0625·0.5 the e4m3 ulp at 1.x is 0.125, a/ulp = 10.25, floor(10.25 + 0.8833) = 11
-  // → 1.375; for a = 1.25 + 0.125·0.1 (a/ulp = 10.1) floor(10.9833) = 10 → 1.25.
+  // For a = 1.25 + 0.0625·0.5 the e4m3 ulp at 1.x is 0.125, a/ulp = 10.25, floor(10.25 + 0.8833) =
+  // 11 → 1.375; for a = 1.25 + 0.125·0.1 (a/ulp = 10.1) floor(10.9833) = 10 → 1.25.
   const float xs[2] = {1.28125f, 1.2625f};
   std::byte out[2];
   encode_fp8_stochastic(DType::F8_E4M3, &xs[0], &out[0], 1, 0, 0);
@@ -39,11 +39,13 @@ TEST(Fp8Stochastic, NeighboursOnlyUnbiasedAndTilingInvariant) {
     const size_t n = 1 << 16;
     // Many copies of a few values: the mean of the rounded copies must approach the value.
     std::vector<float> xs(n);
-    for (size_t i = 0; i < n; ++i) xs[i] = (i % 4 == 0) ? 0.3f : (i % 4 == 1) ? -1.1f : ud(rng) * 0.01f;
+    for (size_t i = 0; i < n; ++i)
+      xs[i] = (i % 4 == 0) ? 0.3f : (i % 4 == 1) ? -1.1f : ud(rng) * 0.01f;
     std::vector<std::byte> whole(n), tiled(n);
     encode_fp8_stochastic(t, xs.data(), whole.data(), n, 12345, 0);
     for (size_t b = 0; b < n; b += 1000)
-      encode_fp8_stochastic(t, xs.data() + b, tiled.data() + b, std::min<size_t>(1000, n - b), 12345, b);
+      encode_fp8_stochastic(t, xs.data() + b, tiled.data() + b, std::min<size_t>(1000, n - b),
+                            12345, b);
     EXPECT_EQ(whole, tiled);
     double sum03 = 0, sum11 = 0;
     for (size_t i = 0; i < n; ++i) {

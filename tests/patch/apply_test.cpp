@@ -18,7 +18,8 @@ namespace {
 
 using testing::FileTensor;
 
-constexpr const char* kQ = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight";
+constexpr const char* kQ =
+    "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight";
 constexpr const char* kProjIn = "model.diffusion_model.input_blocks.1.1.proj_in.weight";
 constexpr const char* kTeQ =
     "cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight";
@@ -33,8 +34,15 @@ struct Lora {
 
 Lora make_lora(const std::string& prefix, uint64_t out, uint64_t in, uint64_t rank, float alpha,
                uint64_t seed, bool conv1x1 = false) {
-  Lora l{prefix, out, in, rank, {rank, in}, {out, rank}, testing::randn(rank * in, seed, 0.1f),
-         testing::randn(out * rank, seed + 1, 0.1f), alpha};
+  Lora l{prefix,
+         out,
+         in,
+         rank,
+         {rank, in},
+         {out, rank},
+         testing::randn(rank * in, seed, 0.1f),
+         testing::randn(out * rank, seed + 1, 0.1f),
+         alpha};
   if (conv1x1) {
     l.a_shape = {rank, in, 1, 1};
     l.b_shape = {out, rank, 1, 1};
@@ -55,24 +63,26 @@ void write_kohya(const std::filesystem::path& p, const std::vector<Lora>& loras)
 class PatchApplySd1 : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto tensors = testing::mini_model(
-        "sd1",
-        {"input_blocks.0.", "input_blocks.1.", "time_embed.", "out.",
-         "text_model.encoder.layers.0.", "text_model.embeddings."},
-        DType::F16);
+    auto tensors = testing::mini_model("sd1",
+                                       {"input_blocks.0.", "input_blocks.1.", "time_embed.", "out.",
+                                        "text_model.encoder.layers.0.", "text_model.embeddings."},
+                                       DType::F16);
     testing::write_tensors(dir_ / "model.safetensors", tensors);
     base_ = io::open_tensor_source((dir_ / "model.safetensors").string());
     model_ = std::make_unique<model::ModelIndex>(model::ModelIndex::from_source(*base_));
-    la_ = {make_lora("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320,
-                     320, 8, 4.0f, 11),
-           make_lora("lora_unet_down_blocks_0_attentions_0_proj_in", 320, 320, 8, 8.0f, 13, true),
-           make_lora("lora_te_text_model_encoder_layers_0_self_attn_q_proj", 768, 768, 4, 1.0f, 17)};
+    la_ = {
+        make_lora("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320, 320,
+                  8, 4.0f, 11),
+        make_lora("lora_unet_down_blocks_0_attentions_0_proj_in", 320, 320, 8, 8.0f, 13, true),
+        make_lora("lora_te_text_model_encoder_layers_0_self_attn_q_proj", 768, 768, 4, 1.0f, 17)};
     lb_ = {make_lora("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320,
                      320, 16, 16.0f, 23)};
     write_kohya(dir_ / "a.safetensors", la_);
     write_kohya(dir_ / "b.safetensors", lb_);
-    a_ = std::make_shared<adapter::Adapter>(adapter::parse_file((dir_ / "a.safetensors").string(), *model_));
-    b_ = std::make_shared<adapter::Adapter>(adapter::parse_file((dir_ / "b.safetensors").string(), *model_));
+    a_ = std::make_shared<adapter::Adapter>(
+        adapter::parse_file((dir_ / "a.safetensors").string(), *model_));
+    b_ = std::make_shared<adapter::Adapter>(
+        adapter::parse_file((dir_ / "b.safetensors").string(), *model_));
   }
 
   // Expected fp64 value of a tensor under {a: sa, b: sb}.
@@ -88,7 +98,9 @@ class PatchApplySd1 : public ::testing::Test {
           ranks += l.rank;
         }
     };
-    const std::string key = tensor == kQ ? la_[0].prefix : tensor == kProjIn ? la_[1].prefix : la_[2].prefix;
+    const std::string key = tensor == kQ        ? la_[0].prefix
+                            : tensor == kProjIn ? la_[1].prefix
+                                                : la_[2].prefix;
     add(la_, sa, key);
     add(lb_, sb, key);
     const auto* info = base_->find(tensor);
@@ -216,10 +228,12 @@ TEST_F(PatchApplySd1, Fp8StochasticKeepsTheDeltaInExpectation) {
 TEST_F(PatchApplySd1, OutputDoesNotDependOnThreadCount) {
   auto plan = patch::make_plan(*model_, {{a_, 0.6f}, {b_, 1.5f}});
   std::vector<std::vector<std::byte>> many, one;
-  for (const auto& u : plan.units) many.push_back(patch::apply(plan, u, *base_, {}).tensors[0].bytes);
+  for (const auto& u : plan.units)
+    many.push_back(patch::apply(plan, u, *base_, {}).tensors[0].bytes);
   {
     tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
-    for (const auto& u : plan.units) one.push_back(patch::apply(plan, u, *base_, {}).tensors[0].bytes);
+    for (const auto& u : plan.units)
+      one.push_back(patch::apply(plan, u, *base_, {}).tensors[0].bytes);
   }
   EXPECT_EQ(many, one);
 }
@@ -243,8 +257,8 @@ TEST(PatchOptions, ParseAndOutputType) {
   patch::Options q;
   q.output_dtype = DType::Q4_K;
   EXPECT_EQ(patch::output_type(w, q), DType::Q4_K);
-  EXPECT_EQ(patch::output_type(bias, q), DType::F16);   // 1-D: no blocks
-  EXPECT_EQ(patch::output_type(odd, q), DType::F32);    // rows not a whole number of blocks
+  EXPECT_EQ(patch::output_type(bias, q), DType::F16);  // 1-D: no blocks
+  EXPECT_EQ(patch::output_type(odd, q), DType::F32);   // rows not a whole number of blocks
   q.quant_policy = patch::QuantPolicy::Upcast;
   q.upcast_type = DType::Q8_0;
   EXPECT_EQ(patch::output_type(w, q, true), DType::Q8_0);

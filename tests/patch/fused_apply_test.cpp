@@ -1,7 +1,7 @@
-// Scenario S2 of issue 4: FLUX adapters with partial fused sets. A diffusers-named LoRA with q/k/v but
-// no proj_mlp applies to the fused BFL `linear1`; the missing slices get no delta; the result equals
-// the same LoRA written in BFL naming. And the reverse: a fused record on a model that stores the
-// parts separately is one unit over the separate tensors.
+// Scenario S2 of issue 4: FLUX adapters with partial fused sets. A diffusers-named LoRA with q/k/v
+// but no proj_mlp applies to the fused BFL `linear1`; the missing slices get no delta; the result
+// equals the same LoRA written in BFL naming. And the reverse: a fused record on a model that
+// stores the parts separately is one unit over the separate tensors.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -21,8 +21,8 @@ const std::string kLinear1 = "model.diffusion_model.single_blocks.0.linear1.weig
 const std::string kQkv = "model.diffusion_model.double_blocks.0.img_attn.qkv.weight";
 
 const std::vector<std::string> kFluxKeep = {"double_blocks.0.", "single_blocks.0.", "img_in.",
-                                            "guidance_in.", "time_in.", "vector_in.", "txt_in.",
-                                            "final_layer."};
+                                            "guidance_in.",     "time_in.",         "vector_in.",
+                                            "txt_in.",          "final_layer."};
 
 class FluxPartialSets : public ::testing::Test {
  protected:
@@ -32,8 +32,9 @@ class FluxPartialSets : public ::testing::Test {
     base_ = io::open_tensor_source((dir_ / "flux.safetensors").string());
     model_ = std::make_unique<model::ModelIndex>(model::ModelIndex::from_source(*base_));
   }
-  // `force`: at this toy width (64) a diffusers-named double-block record implies SD3 (hidden 64·depth;
-  // only 3072 means FLUX, lora-formats.md §3.4), so such files are bound with --force semantics.
+  // `force`: at this toy width (64) a diffusers-named double-block record implies SD3 (hidden
+  // 64·depth; only 3072 means FLUX, lora-formats.md §3.4), so such files are bound with --force
+  // semantics.
   std::shared_ptr<adapter::Adapter> parse(const std::string& file, bool force = false) {
     return std::make_shared<adapter::Adapter>(
         adapter::parse_file((dir_ / file).string(), *model_, {.force = force}));
@@ -70,8 +71,10 @@ TEST_F(FluxPartialSets, QkvWithoutProjMlpPatchesOnlyTheirSlicesAndEqualsBflNamin
   uint64_t seed = 100;
   for (const char* p : {"to_q", "to_k", "to_v"}) {
     const std::string pre = std::string("transformer.single_transformer_blocks.0.attn.") + p;
-    t.push_back({pre + ".lora_A.weight", DType::F32, {r, kH}, testing::randn(r * kH, ++seed, 0.2f)});
-    t.push_back({pre + ".lora_B.weight", DType::F32, {kH, r}, testing::randn(kH * r, ++seed, 0.2f)});
+    t.push_back(
+        {pre + ".lora_A.weight", DType::F32, {r, kH}, testing::randn(r * kH, ++seed, 0.2f)});
+    t.push_back(
+        {pre + ".lora_B.weight", DType::F32, {kH, r}, testing::randn(kH * r, ++seed, 0.2f)});
   }
   testing::write_tensors(dir_ / "diffusers.safetensors", t);
   auto d = parse("diffusers.safetensors");
@@ -110,16 +113,18 @@ TEST_F(FluxPartialSets, EachSinglePartAloneTouchesOnlyItsRows) {
     SCOPED_TRACE(p);
     const std::string pre = std::string("transformer.transformer_blocks.0.attn.") + p;
     const std::string file = std::string(p) + ".safetensors";
-    testing::write_tensors(dir_ / file,
-                           {{pre + ".lora_A.weight", DType::F32, {r, kH}, testing::randn(r * kH, 7, 0.3f)},
-                            {pre + ".lora_B.weight", DType::F32, {kH, r}, testing::randn(kH * r, 8, 0.3f)}});
+    testing::write_tensors(
+        dir_ / file,
+        {{pre + ".lora_A.weight", DType::F32, {r, kH}, testing::randn(r * kH, 7, 0.3f)},
+         {pre + ".lora_B.weight", DType::F32, {kH, r}, testing::randn(kH * r, 8, 0.3f)}});
     auto a = parse(file, true);
     ASSERT_EQ(a->modules.size(), 1u) << a->report.compat_error;
     const auto got = patched(a, kQkv);
     const auto base = pristine(kQkv);
     const uint64_t rb = kH * 2;
     for (int part = 0; part < 3; ++part) {
-      const bool same = std::memcmp(got.data() + part * kH * rb, base.data() + part * kH * rb, kH * rb) == 0;
+      const bool same =
+          std::memcmp(got.data() + part * kH * rb, base.data() + part * kH * rb, kH * rb) == 0;
       EXPECT_EQ(same, part != idx) << "part " << part;
     }
     ++idx;
@@ -155,10 +160,11 @@ TEST(FluxFusedOnSplit, OneUnitOverThePartsEqualToSplitRecords) {
 
   const uint64_t r = 3;
   auto a = testing::randn(r * kH, 1, 0.2f), b = testing::randn(3 * kH * r, 2, 0.2f);
-  testing::write_tensors(dir / "bfl.safetensors",
-                         {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {r, kH}, a},
-                          {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * kH, r}, b},
-                          {"lora_unet_double_blocks_0_img_attn_qkv.alpha", DType::F32, {}, {1.5f}}});
+  testing::write_tensors(
+      dir / "bfl.safetensors",
+      {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {r, kH}, a},
+       {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * kH, r}, b},
+       {"lora_unet_double_blocks_0_img_attn_qkv.alpha", DType::F32, {}, {1.5f}}});
   auto fused = std::make_shared<adapter::Adapter>(
       adapter::parse_file((dir / "bfl.safetensors").string(), model));
   ASSERT_EQ(fused->modules.size(), 1u);

@@ -36,8 +36,9 @@ void write_tensors(const std::filesystem::path& p, const std::vector<FileTensor>
   }
 }
 
-std::vector<FileTensor> mini_model(const std::string& reference, const std::vector<std::string>& keep,
-                                   DType dtype, uint64_t seed, uint64_t shrink) {
+std::vector<FileTensor> mini_model(const std::string& reference,
+                                   const std::vector<std::string>& keep, DType dtype, uint64_t seed,
+                                   uint64_t shrink) {
   const auto ref = model::ModelIndex::reference(reference);
   std::vector<FileTensor> out;
   uint64_t i = 0;

@@ -21,8 +21,8 @@ namespace {
 using testing::FileTensor;
 constexpr uint64_t kH = 256;  // FLUX hidden width 3072 / 12: K-quant rows fit
 const std::string kQkv = "double_blocks.0.img_attn.qkv.weight";
-const std::vector<std::string> kKeep = {"double_blocks.0.", "img_in.", "guidance_in.", "time_in.",
-                                        "vector_in.", "final_layer."};
+const std::vector<std::string> kKeep = {"double_blocks.0.", "img_in.",    "guidance_in.",
+                                        "time_in.",         "vector_in.", "final_layer."};
 
 std::vector<FileTensor> gguf_flux(DType quant, uint64_t seed) {
   auto t = testing::mini_model("flux", kKeep, DType::F32, seed, 12);
@@ -36,16 +36,18 @@ std::vector<FileTensor> gguf_flux(DType quant, uint64_t seed) {
 
 struct Quantized : ::testing::TestWithParam<DType> {
   void SetUp() override {
-    testing::write_tensors(dir_ / "flux.gguf", gguf_flux(GetParam(), 9),
-                           {{"general.architecture", io::GgufValue{io::GgufType::STRING, std::string("flux")}}});
+    testing::write_tensors(
+        dir_ / "flux.gguf", gguf_flux(GetParam(), 9),
+        {{"general.architecture", io::GgufValue{io::GgufType::STRING, std::string("flux")}}});
     base_ = io::open_tensor_source((dir_ / "flux.gguf").string());
     model_ = std::make_unique<model::ModelIndex>(model::ModelIndex::from_source(*base_));
     a_ = testing::randn(kRank * kH, 21, 0.05f);
     b_ = testing::randn(3 * kH * kRank, 22, 0.05f);
-    testing::write_tensors(dir_ / "lora.safetensors",
-                           {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {kRank, kH}, a_},
-                            {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * kH, kRank}, b_},
-                            {"lora_unet_double_blocks_0_img_attn_qkv.alpha", DType::F32, {}, {8.0f}}});
+    testing::write_tensors(
+        dir_ / "lora.safetensors",
+        {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {kRank, kH}, a_},
+         {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * kH, kRank}, b_},
+         {"lora_unet_double_blocks_0_img_attn_qkv.alpha", DType::F32, {}, {8.0f}}});
     lora_ = std::make_shared<adapter::Adapter>(
         adapter::parse_file((dir_ / "lora.safetensors").string(), *model_));
     plan_ = patch::make_plan(*model_, {{lora_, 1.0f}});
@@ -153,8 +155,8 @@ TEST_P(Quantized, EveryPolicy) {
 INSTANTIATE_TEST_SUITE_P(Types, Quantized, ::testing::Values(DType::Q8_0, DType::Q4_K, DType::Q6_K),
                          [](const auto& info) { return std::string(name(info.param)); });
 
-// Scaled fp8 (file-formats.md §6.6): W = decode(fp8)·scale; W′ is stored divided by the scale, which
-// grows only when W′ would not fit.
+// Scaled fp8 (file-formats.md §6.6): W = decode(fp8)·scale; W′ is stored divided by the scale,
+// which grows only when W′ would not fit.
 TEST(ScaledFp8, PatchedThroughTheScaleWhichGrowsOnlyWhenNeeded) {
   testing::TempDir dir;
   auto t = testing::mini_model("flux", kKeep, DType::F8_E4M3, 4, 48);
@@ -164,7 +166,8 @@ TEST(ScaledFp8, PatchedThroughTheScaleWhichGrowsOnlyWhenNeeded) {
   for (auto& f : t)
     if (f.name == w)
       for (auto& x : f.values) x /= scale;
-  t.push_back({"model.diffusion_model.double_blocks.0.img_attn.qkv.scale_weight", DType::F32, {}, {scale}});
+  t.push_back(
+      {"model.diffusion_model.double_blocks.0.img_attn.qkv.scale_weight", DType::F32, {}, {scale}});
   t.push_back({"model.diffusion_model.scaled_fp8", DType::F8_E4M3, {0}, {}});
   testing::write_tensors(dir / "m.safetensors", t);
   auto base = io::open_tensor_source((dir / "m.safetensors").string());
@@ -176,10 +179,12 @@ TEST(ScaledFp8, PatchedThroughTheScaleWhichGrowsOnlyWhenNeeded) {
     SCOPED_TRACE(amp);
     const uint64_t r = 4;
     auto a = testing::randn(r * h, 1, amp), b = testing::randn(3 * h * r, 2, amp);
-    testing::write_tensors(dir / "l.safetensors",
-                           {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {r, h}, a},
-                            {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * h, r}, b}});
-    auto l = std::make_shared<adapter::Adapter>(adapter::parse_file((dir / "l.safetensors").string(), model));
+    testing::write_tensors(
+        dir / "l.safetensors",
+        {{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", DType::F32, {r, h}, a},
+         {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", DType::F32, {3 * h, r}, b}});
+    auto l = std::make_shared<adapter::Adapter>(
+        adapter::parse_file((dir / "l.safetensors").string(), model));
     auto plan = patch::make_plan(model, {{l, 1.0f}});
     const auto* u = plan.find(w);
     ASSERT_NE(u, nullptr);

@@ -1,5 +1,5 @@
-// Float64 reference arithmetic for patch tests: LoRA deltas by explicit loops and the rounding bounds
-// of the storage types, independent of the code under test.
+// Float64 reference arithmetic for patch tests: LoRA deltas by explicit loops and the rounding
+// bounds of the storage types, independent of the code under test.
 #pragma once
 
 #include <cmath>
@@ -43,13 +43,23 @@ inline void lora_reference(const std::vector<float>& w0, uint64_t out, uint64_t 
 inline double ulp_of(DType t, double x) {
   int mant = 23, emin = -126;
   switch (t) {
-    case DType::F16: mant = 10, emin = -14; break;
-    case DType::BF16: mant = 7, emin = -126; break;
-    case DType::F8_E4M3: mant = 3, emin = -6; break;
-    case DType::F8_E5M2: mant = 2, emin = -14; break;
-    default: break;
+    case DType::F16:
+      mant = 10, emin = -14;
+      break;
+    case DType::BF16:
+      mant = 7, emin = -126;
+      break;
+    case DType::F8_E4M3:
+      mant = 3, emin = -6;
+      break;
+    case DType::F8_E5M2:
+      mant = 2, emin = -14;
+      break;
+    default:
+      break;
   }
-  const int e = x == 0 ? emin : std::max(static_cast<int>(std::floor(std::log2(std::fabs(x)))), emin);
+  const int e =
+      x == 0 ? emin : std::max(static_cast<int>(std::floor(std::log2(std::fabs(x)))), emin);
   return std::ldexp(1.0, e - mant);
 }
 

@@ -16,8 +16,8 @@ void lora_product_rows(const MatView& b, const MatView& a, float c, uint64_t row
   // so every caller cuts the product on the same grid: blocks of kLoraRowBlock rows counted from
   // row 0 of the record's view. Whole-tensor and row-tiled merges then make identical calls.
   if (row_begin % kLoraRowBlock != 0)
-    throw ValueError(fmt::format("lora rows from {} are not on the {}-row grid", row_begin,
-                                 kLoraRowBlock));
+    throw ValueError(
+        fmt::format("lora rows from {} are not on the {}-row grid", row_begin, kLoraRowBlock));
   for (uint64_t r = 0; r < rows; r += kLoraRowBlock) {
     const uint64_t m = std::min(kLoraRowBlock, rows - r);
     sgemm(false, false, m, cols, a.rows, c, b.data + (row_begin + r) * b.cols, b.cols, a.data,

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "cli/progress.hpp"
 #include "lorakit/adapter.hpp"
 #include "lorakit/error.hpp"
+#include "tools/bench.hpp"
 #include "tools/check.hpp"
 #include "tools/demo.hpp"
 #include "tools/diff.hpp"
@@ -141,6 +143,24 @@ int main(int argc, char** argv) {
   demo->add_option("--dir", demo_dir, "Build the files here and keep them (default: a temp folder)");
   demo->add_flag("--json", demo_json, "Machine-readable output");
 
+  // bench
+  auto* bench = app.add_subcommand(
+      "bench", "Time merges and adapter switches on full-size synthetic models against this "
+               "machine's memcpy + sgemm bound (exit 0; 1 when a workload's output check fails)");
+  lorakit::tools::BenchOptions bopt;
+  bool bench_json = false;
+  bench->add_flag("--quick", bopt.quick,
+                  "Reduced models and no FLUX BF16 (under a minute from an empty cache)");
+  bench->add_flag("--json", bench_json, "Machine-readable output (docs/cli.md)");
+  bench
+      ->add_option("--workload", bopt.workloads,
+                   fmt::format("Run only this workload (repeatable): {}",
+                               fmt::join(lorakit::tools::bench_workload_names(), ", ")))
+      ->take_all();
+  bench->add_option("--cache", bopt.cache_dir,
+                    "Folder of the synthesized inputs (default $XDG_CACHE_HOME/lorakit/bench)");
+  bench->add_flag("--keep", bopt.keep, "Keep the merged output files (in the cache folder)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -214,6 +234,16 @@ int main(int argc, char** argv) {
       else
         fmt::print("{}", lorakit::tools::render_text(r));
       return r.all_passed() ? 0 : 1;
+    }
+    if (*bench) {
+      if (::isatty(STDERR_FILENO) == 1)
+        bopt.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+      auto r = lorakit::tools::bench(bopt);
+      if (bench_json)
+        print_json(lorakit::tools::render_json(r));
+      else
+        fmt::print("{}", lorakit::tools::render_text(r));
+      return r.all_verified() ? 0 : 1;
     }
     if (*merge) {
       for (const auto& a : merge_adapters)

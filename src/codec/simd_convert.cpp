@@ -18,29 +18,32 @@ HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// x86 targets from AVX2 up have F16C: hardware fp16 ↔ fp32, round to nearest even, the bits of the
+// integer recipe for every non-NaN value. A vector holding a NaN takes the integer recipe instead
+// (F16C quiets signalling NaNs on widening and keeps payloads on narrowing; ggml does neither).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+constexpr bool kNativeF16 = true;
+#else
+constexpr bool kNativeF16 = false;
+#endif
+
 void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
   const hn::ScalableTag<int32_t> di;
   const hn::Rebind<float, decltype(di)> df;
   const hn::Rebind<uint16_t, decltype(di)> du16;
+  const hn::Rebind<hwy::float16_t, decltype(di)> dh;
   const auto* src = reinterpret_cast<const uint16_t*>(src_bytes);
   const size_t N = hn::Lanes(di);
-  const auto k7fff = hn::Set(di, 0x7FFF);
-  const auto k8000 = hn::Set(di, 0x8000);
-  const auto kRebiasNormal = hn::Set(di, 0x38000000);
-  const auto kRebiasSpecial = hn::Set(di, 0x70000000);
-  const auto kMinNormal = hn::Set(di, 0x0400);
-  const auto kMaxFinite = hn::Set(di, 0x7BFF);
-  const auto kUnit = hn::Set(df, 5.9604644775390625e-8f);  // 2^-24
+  const auto k7fff = hn::Set(du16, 0x7FFF);
+  const auto kInf = hn::Set(du16, 0x7C00);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto h = hn::PromoteTo(di, hn::LoadU(du16, src + i));
-    const auto em = hn::And(h, k7fff);
-    const auto sign = hn::ShiftLeft<16>(hn::And(h, k8000));
-    const auto shifted = hn::ShiftLeft<13>(em);
-    const auto sub = hn::BitCast(di, hn::Mul(hn::ConvertTo(df, em), kUnit));
-    auto r = hn::IfThenElse(hn::Lt(em, kMinNormal), sub, hn::Add(shifted, kRebiasNormal));
-    r = hn::IfThenElse(hn::Gt(em, kMaxFinite), hn::Add(shifted, kRebiasSpecial), r);
-    hn::StoreU(hn::BitCast(df, hn::Or(r, sign)), df, dst + i);
+    const auto raw = hn::LoadU(du16, src + i);
+    if (kNativeF16 && hn::AllFalse(du16, hn::Gt(hn::And(raw, k7fff), kInf))) {
+      hn::StoreU(hn::PromoteTo(df, hn::BitCast(dh, raw)), df, dst + i);
+    } else {
+      hn::StoreU(F16BitsToF32(df, hn::PromoteTo(di, raw)), df, dst + i);
+    }
   }
   // The tails use the scalar definition, through memcpy because the buffers may be unaligned.
   for (; i < n; ++i) dst[i] = f16_to_f32(load_u16(src_bytes + 2 * i));
@@ -49,11 +52,17 @@ void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
 void EncodeF16(const float* src, std::byte* dst_bytes, size_t n) {
   const hn::ScalableTag<float> df;
   const hn::Rebind<uint16_t, decltype(df)> du16;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
   auto* dst = reinterpret_cast<uint16_t*>(dst_bytes);
   const size_t N = hn::Lanes(df);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    hn::StoreU(hn::DemoteTo(du16, F32ToF16Bits(df, hn::LoadU(df, src + i))), du16, dst + i);
+    const auto v = hn::LoadU(df, src + i);
+    if (kNativeF16 && hn::AllFalse(df, hn::IsNaN(v))) {
+      hn::StoreU(hn::BitCast(du16, hn::DemoteTo(dh, v)), du16, dst + i);
+    } else {
+      hn::StoreU(hn::DemoteTo(du16, F32ToF16Bits(df, v)), du16, dst + i);
+    }
   }
   for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_f16(src[i]));
 }
@@ -66,33 +75,19 @@ void DecodeBF16(const std::byte* src_bytes, float* dst, size_t n) {
   const size_t N = hn::Lanes(di);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto h = hn::PromoteTo(di, hn::LoadU(du16, src + i));
-    hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(h)), df, dst + i);
+    hn::StoreU(BF16BitsToF32(df, hn::PromoteTo(di, hn::LoadU(du16, src + i))), df, dst + i);
   }
   for (; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src_bytes + 2 * i));
 }
 
 void EncodeBF16(const float* src, std::byte* dst_bytes, size_t n) {
-  const hn::ScalableTag<uint32_t> du;
-  const hn::RebindToSigned<decltype(du)> di;
-  const hn::Rebind<float, decltype(du)> df;
-  const hn::Rebind<uint16_t, decltype(du)> du16;
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<uint16_t, decltype(df)> du16;
   auto* dst = reinterpret_cast<uint16_t*>(dst_bytes);
-  const size_t N = hn::Lanes(du);
-  const auto kAbs = hn::Set(di, 0x7FFFFFFF);
-  const auto kInf = hn::Set(di, 0x7F800000);
-  const auto kRound = hn::Set(du, 0x7FFFu);
-  const auto kOne = hn::Set(du, 1u);
-  const auto kQuiet = hn::Set(du, 0x0040u);
+  const size_t N = hn::Lanes(df);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    // Unsigned lanes for the rounding add, which may wrap past 2^31 for negative inputs.
-    const auto u = hn::BitCast(du, hn::LoadU(df, src + i));
-    const auto hi = hn::ShiftRight<16>(u);
-    const auto rounded = hn::ShiftRight<16>(hn::Add(hn::Add(u, kRound), hn::And(hi, kOne)));
-    const auto is_nan = hn::RebindMask(du, hn::Gt(hn::And(hn::BitCast(di, u), kAbs), kInf));
-    const auto r = hn::IfThenElse(is_nan, hn::Or(hi, kQuiet), rounded);
-    hn::StoreU(hn::DemoteTo(du16, hn::BitCast(di, r)), du16, dst + i);
+    hn::StoreU(hn::DemoteTo(du16, F32ToBF16Bits(df, hn::LoadU(df, src + i))), du16, dst + i);
   }
   for (; i < n; ++i) store_u16(dst_bytes + 2 * i, f32_to_bf16(src[i]));
 }

@@ -1,7 +1,7 @@
-// Per-lane fp32 → binary16 for the Highway kernels (internal; included once per target like every
-// Highway -inl.h): the integer recipe of f32_to_f16 (half.hpp), step for step, so the bits equal
-// the scalar ones for every input, NaNs included. Used by the F16 encoder and by the quantizers for
-// their fp16 scale fields.
+// Per-lane fp32 ↔ binary16 and fp32 ↔ bfloat16 for the Highway kernels (internal; included once per
+// target like every Highway -inl.h): the integer recipes of half.hpp, step for step, so the bits
+// equal the scalar ones for every input, NaNs included. Used by the F16/BF16 codecs, by the
+// quantizers for their fp16 scale fields, and by the patch layer's fused tile kernels.
 
 // Per-target include guard: this file is re-included for each target by foreach_target.h.
 #if defined(LORAKIT_CODEC_SIMD_HALF_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -38,6 +38,51 @@ HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> F32To
   r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477FEFFF)), hn::Set(di, 0x7C00), r);  // ≥ 65520: inf
   r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x7F800000)), hn::Set(di, 0x7E00), r);  // NaN
   return hn::Or(r, sign);
+}
+
+// The float value of binary16 bits held in the low 16 bits of int32 lanes (upper bits zero).
+template <class DF>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<DF> F16BitsToF32(
+    DF df, hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> h) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::RebindToSigned<DF> di;
+  const auto em = hn::And(h, hn::Set(di, 0x7FFF));
+  const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(di, 0x8000)));
+  const auto shifted = hn::ShiftLeft<13>(em);
+  // Subnormals: a count of 2^-24 units, converted exactly.
+  const auto sub =
+      hn::BitCast(di, hn::Mul(hn::ConvertTo(df, em), hn::Set(df, 5.9604644775390625e-8f)));
+  auto r = hn::IfThenElse(hn::Lt(em, hn::Set(di, 0x0400)), sub,
+                          hn::Add(shifted, hn::Set(di, 0x38000000)));
+  // Inf and NaN: the exponent all ones, payload kept.
+  r = hn::IfThenElse(hn::Gt(em, hn::Set(di, 0x7BFF)), hn::Add(shifted, hn::Set(di, 0x70000000)), r);
+  return hn::BitCast(df, hn::Or(r, sign));
+}
+
+// The bfloat16 bits (round to nearest even; NaN kept quiet) of each float lane, in the low 16 bits
+// of an int32 lane (upper bits zero).
+template <class DF>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> F32ToBF16Bits(
+    DF /*df*/, hwy::HWY_NAMESPACE::Vec<DF> v) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  // Unsigned lanes for the rounding add, which may wrap past 2^31 for negative inputs.
+  const auto u = hn::BitCast(du, v);
+  const auto hi = hn::ShiftRight<16>(u);
+  const auto rounded =
+      hn::ShiftRight<16>(hn::Add(hn::Add(u, hn::Set(du, 0x7FFFu)), hn::And(hi, hn::Set(du, 1u))));
+  const auto is_nan = hn::RebindMask(
+      du, hn::Gt(hn::And(hn::BitCast(di, u), hn::Set(di, 0x7FFFFFFF)), hn::Set(di, 0x7F800000)));
+  return hn::BitCast(di, hn::IfThenElse(is_nan, hn::Or(hi, hn::Set(du, 0x0040u)), rounded));
+}
+
+// The float value of bfloat16 bits held in the low 16 bits of int32 lanes.
+template <class DF>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<DF> BF16BitsToF32(
+    DF df, hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> h) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  return hn::BitCast(df, hn::ShiftLeft<16>(h));
 }
 
 }  // namespace lorakit::codec::detail::HWY_NAMESPACE

@@ -8,6 +8,7 @@
 #include "lorakit/codec.hpp"
 #include "lorakit/error.hpp"
 #include "lorakit/patch.hpp"
+#include "patch/delta_sums.hpp"
 #include "patch/stream_apply.hpp"
 #include "patch/unit_compute.hpp"
 
@@ -164,30 +165,19 @@ UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::Tens
       codec::decode(t.dtype, t.bytes.data(), eff.data(), n);
     if (scale != 1.0f)
       for (float& x : eff) x *= scale;
-    double dd = 0, proj = 0, err = 0;
-    const bool padded = w0.size() != n;
-    for (uint64_t i = 0; i < n; ++i) {
-      // For a padded tensor W₀ is compared element-for-element only when shapes agree; otherwise
-      // the whole new value is the change.
-      const double base0 = padded ? 0.0 : static_cast<double>(w0[i]);
-      const double d = static_cast<double>(b.data[i]) - base0;
-      const double r = static_cast<double>(eff[i]) - base0;
-      if (!std::isfinite(d) || !std::isfinite(r)) continue;
-      dd += d * d;
-      proj += r * d;
-      const double e = static_cast<double>(eff[i]) - static_cast<double>(b.data[i]);
-      err += e * e;
-    }
+    // For a padded tensor W₀ is compared element-for-element only when shapes agree; otherwise
+    // the whole new value is the change.
+    detail::DeltaSums sums;
+    detail::accumulate_delta_sums(w0.size() != n ? nullptr : w0.data(), b.data.data(), eff.data(),
+                                  n, sums);
+    const double dd = sums.dd, proj = sums.proj, err = sums.err;
     t.stats.delta_norm = std::sqrt(dd);
     if (dd > 0) {
       t.stats.retention = proj / dd;
       t.stats.rel_error = std::sqrt(err) / std::sqrt(dd);
     }
-    for (float x : b.data)
-      if (!std::isfinite(x)) {
-        out.warnings.push_back(fmt::format("'{}' has non-finite values after patching", name));
-        break;
-      }
+    if (sums.nonfinite)
+      out.warnings.push_back(fmt::format("'{}' has non-finite values after patching", name));
     done.emplace(name, std::move(t));
   }
   for (const auto& name : unit.tensors) {

@@ -8,10 +8,12 @@
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lorakit/codec.hpp"
 #include "lorakit/error.hpp"
+#include "patch/delta_sums.hpp"
 #include "patch/math_internal.hpp"
 #include "patch/record_math.hpp"
 
@@ -28,9 +30,8 @@ struct RowStep {
 };
 
 struct TileSums {
-  double dd = 0, proj = 0, err = 0;
+  DeltaSums sums;
   uint64_t saturated = 0;
-  bool nonfinite = false;
 };
 
 }  // namespace
@@ -93,47 +94,56 @@ std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
   try {
     tbb::parallel_for(uint64_t{0}, tiles, [&](uint64_t ti) {
       const uint64_t r0 = ti * tile_rows, r1 = std::min(rows, r0 + tile_rows), n = (r1 - r0) * cols;
-      std::vector<float> w0(n), w(n), eff(n);
-      codec::decode(info.dtype, src.bytes.data() + *bytes_for(info.dtype, r0 * cols), w0.data(), n);
-      w = w0;
+      // Per-thread tile buffers, reused across tiles and tensors (no allocation or zeroing per
+      // tile).
+      thread_local std::vector<float> w0_buf, w_buf, eff_buf;
+      if (w_buf.size() < n) w_buf.resize(n);
+      float* w = w_buf.data();
+      const std::byte* src_tile = src.bytes.data() + *bytes_for(info.dtype, r0 * cols);
+      codec::decode(info.dtype, src_tile, w, n);
+      // Float-to-float tiles finish in one fused pass that re-reads the source for W₀; the others
+      // keep a copy of W₀.
+      const bool fused = fused_finish(info.dtype, out_type);
+      float* w0 = nullptr;
+      if (!fused) {
+        if (w0_buf.size() < n) w0_buf.resize(n), eff_buf.resize(n);
+        w0 = w0_buf.data();
+        std::copy(w, w + n, w0);
+      }
       for (const RowStep& rs : steps) {
         const uint64_t b = std::max(r0, rs.begin), e = std::min(r1, rs.end);
         if (b >= e) continue;
-        lora_rows(rs.rec, rs.strength, b - rs.begin, e - b, w.data() + (b - r0) * cols, cols);
+        lora_rows(rs.rec, rs.strength, b - rs.begin, e - b, w + (b - r0) * cols, cols);
       }
       std::byte* dst = t.bytes.data() + *bytes_for(out_type, r0 * cols);
       TileSums& s = sums[ti];
+      if (fused) {
+        finish_tile(info.dtype, src_tile, w, out_type, dst, n, s.sums);
+        return;
+      }
       if (stochastic) {
-        s.saturated = codec::encode_fp8_stochastic(out_type, w.data(), dst, n, seed64, r0 * cols);
+        s.saturated = codec::encode_fp8_stochastic(out_type, w, dst, n, seed64, r0 * cols);
       } else {
         if (is_fp8(out_type))
-          for (float x : w) s.saturated += std::fabs(static_cast<double>(x)) > fp8_max(out_type);
-        codec::encode(out_type, w.data(), dst, n);
+          for (uint64_t i = 0; i < n; ++i)
+            s.saturated += std::fabs(static_cast<double>(w[i])) > fp8_max(out_type);
+        codec::encode(out_type, w, dst, n);
       }
-      codec::decode(out_type, dst, eff.data(), n);
-      for (uint64_t i = 0; i < n; ++i) {
-        const double d = static_cast<double>(w[i]) - w0[i];
-        const double r = static_cast<double>(eff[i]) - w0[i];
-        if (!std::isfinite(w[i])) s.nonfinite = true;
-        if (!std::isfinite(d) || !std::isfinite(r)) continue;
-        s.dd += d * d;
-        s.proj += r * d;
-        const double x = static_cast<double>(eff[i]) - w[i];
-        s.err += x * x;
-      }
+      codec::decode(out_type, dst, eff_buf.data(), n);
+      accumulate_delta_sums(w0, w, eff_buf.data(), n, s.sums);
     });
   } catch (const ValueError& e) {
     throw ValueError(fmt::format("{}: patched tensor '{}' cannot be stored as {}: {}", base.path(),
                                  info.name, name(out_type), e.what()));
   }
   // Sums in tile order: the same figures whatever ran where.
-  double dd = 0, proj = 0, err = 0;
-  bool nonfinite = false;
+  DeltaSums total;
   for (const auto& s : sums) {
-    dd += s.dd, proj += s.proj, err += s.err;
+    total += s.sums;
     t.stats.saturated += s.saturated;
-    nonfinite |= s.nonfinite;
   }
+  const double dd = total.dd, proj = total.proj, err = total.err;
+  const bool nonfinite = total.nonfinite;
   t.stats.delta_norm = std::sqrt(dd);
   if (dd > 0) {
     t.stats.retention = proj / dd;

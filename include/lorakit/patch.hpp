@@ -2,8 +2,8 @@
 // pristine source bytes and an ordered list of (adapter module, strength)
 // (../shared/spec/lora-formats.md §8–§11, file-formats.md §6.5–§6.6, lessons.md R9–R10).
 //
-// Nothing here keeps state between calls: a merge streams `apply` over a plan's units into a file, a
-// session stores `apply`'s output in an overlay, and both get the same bytes for the same inputs.
+// Nothing here keeps state between calls: a merge streams `apply` over a plan's units into a file,
+// a session stores `apply`'s output in an overlay, and both get the same bytes for the same inputs.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lorakit/adapter.hpp"
+#include "lorakit/buffer.hpp"
 #include "lorakit/dtype.hpp"
 #include "lorakit/io.hpp"
 #include "lorakit/model.hpp"
@@ -63,9 +64,10 @@ struct Step {
 };
 
 // The tensors that must be computed together and the records that touch them, in application order
-// (entries in list order, records in file key order; lora-formats.md §11 step 2). A unit is one weight
-// with its bias companion and (for scaled-fp8 models) its scale, or several such groups when a record
-// is bound to a virtual concatenation of separate tensors (a fused record on a split model, §7.2).
+// (entries in list order, records in file key order; lora-formats.md §11 step 2). A unit is one
+// weight with its bias companion and (for scaled-fp8 models) its scale, or several such groups when
+// a record is bound to a virtual concatenation of separate tensors (a fused record on a split
+// model, §7.2).
 struct Unit {
   std::vector<std::string> tensors;  // model keys this unit writes, in model tensor order
   std::vector<Step> steps;
@@ -76,7 +78,7 @@ struct Unit {
 
 struct Plan {
   std::vector<AdapterEntry> entries;
-  std::vector<Unit> units;                          // in model tensor order of their first tensor
+  std::vector<Unit> units;                            // in model tensor order of their first tensor
   std::unordered_map<std::string, uint32_t> unit_of;  // tensor name → index into units
 
   const Unit* find(std::string_view tensor) const;
@@ -105,9 +107,9 @@ struct Stats {
 struct TensorOut {
   std::string name;
   DType dtype = DType::F32;
-  std::vector<uint64_t> shape;          // logical shape (differs from the source's after §8.13 padding)
+  std::vector<uint64_t> shape;  // logical shape (differs from the source's after §8.13 padding)
   std::vector<uint64_t> storage_shape;  // as stored (GGUF orig_shape files keep their stored shape)
-  std::vector<std::byte> bytes;
+  ByteBuffer bytes;                     // not zero-filled on allocation (buffer.hpp)
   bool patched = false;  // false: a companion (bias, scale) that the unit did not change
   Stats stats;
 };
@@ -134,16 +136,17 @@ struct LowRank {
 };
 struct RuntimePatch {
   std::string tensor;
-  uint64_t out = 0, in = 0;            // the logical matrix: dim 0 by the product of the others
+  uint64_t out = 0, in = 0;  // the logical matrix: dim 0 by the product of the others
   std::vector<LowRank> low_rank;
-  std::vector<float> residual;         // [out, in] or empty
-  std::vector<float> bias_delta;       // [out] or empty
+  std::vector<float> residual;    // [out, in] or empty
+  std::vector<float> bias_delta;  // [out] or empty
 };
 std::vector<RuntimePatch> runtime_patch(const Plan& plan, const Unit& unit,
                                         const io::TensorSource& base);
 
 // The reference forward of a linear layer with a runtime patch: y = W·x + Σ B·(A·x) + R·x (+ bias
-// and its delta when `bias` is given), x [batch, in], y [batch, out], all fp32. Engines mirror this.
+// and its delta when `bias` is given), x [batch, in], y [batch, out], all fp32. Engines mirror
+// this.
 void linear_forward(const io::TensorView& weight, const RuntimePatch& patch, const float* x,
                     uint64_t batch, float* y, const io::TensorView* bias = nullptr);
 

@@ -105,7 +105,7 @@ UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::Tens
     if (!bytes)
       throw ValueError(
           fmt::format("{}: '{}' does not fit {}", base.path(), name, ::lorakit::name(t.dtype)));
-    t.bytes.assign(*bytes, std::byte{0});
+    t.bytes.resize(*bytes);  // every byte written by the encoder below
 
     // Scaled fp8: store W′/scale; the scale grows only when W′ would saturate (decisions.md).
     float scale = b.scale;

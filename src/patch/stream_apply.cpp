@@ -81,7 +81,7 @@ std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
   t.shape = info.shape;
   t.storage_shape = info.storage_shape.empty() ? info.shape : info.storage_shape;
   t.patched = true;
-  t.bytes.assign(*bytes_for(out_type, info.elements), std::byte{0});
+  t.bytes.resize(*bytes_for(out_type, info.elements));  // every byte written by its tile
   const io::TensorView src = base.view(info);
   const bool stochastic = is_fp8(out_type) && options.fp8_rounding == Fp8Rounding::Stochastic;
   const uint64_t seed64 = stochastic ? codec::stochastic_seed(info.name, options.seed) : 0;

@@ -92,7 +92,7 @@ Computed compute_unit(const State& st, size_t unit, const patch::Options& option
       c.bytes += t.bytes.size();
       ++c.count;
     } else {
-      std::vector<std::byte>().swap(t.bytes);
+      ByteBuffer().swap(t.bytes);
     }
   }
   c.out = std::make_shared<const patch::UnitOut>(std::move(out));

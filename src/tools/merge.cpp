@@ -393,7 +393,8 @@ MergeResult merge(const MergeOptions& opt) {
             if (t.dtype != o.dtype) {
               // A companion handed back in its source type: stored like the rest.
               const auto& shp = t.storage_shape.empty() ? t.shape : t.storage_shape;
-              t.bytes = reencode(t.dtype, o.dtype, t.bytes, n, shp.empty() ? 1 : shp.back());
+              const auto re = reencode(t.dtype, o.dtype, t.bytes, n, shp.empty() ? 1 : shp.back());
+              t.bytes.assign(re.begin(), re.end());
               t.dtype = o.dtype;
             }
             const auto want = bytes_for(o.dtype, [&] {

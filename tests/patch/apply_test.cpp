@@ -227,7 +227,7 @@ TEST_F(PatchApplySd1, Fp8StochasticKeepsTheDeltaInExpectation) {
 
 TEST_F(PatchApplySd1, OutputDoesNotDependOnThreadCount) {
   auto plan = patch::make_plan(*model_, {{a_, 0.6f}, {b_, 1.5f}});
-  std::vector<std::vector<std::byte>> many, one;
+  std::vector<ByteBuffer> many, one;
   for (const auto& u : plan.units)
     many.push_back(patch::apply(plan, u, *base_, {}).tensors[0].bytes);
   {

@@ -46,7 +46,7 @@ class FluxPartialSets : public ::testing::Test {
     EXPECT_NE(u, nullptr) << t;
     if (!u) return {};
     for (auto& o : patch::apply(plan, *u, *base_, {}).tensors)
-      if (o.name == t) return o.bytes;
+      if (o.name == t) return std::vector<std::byte>(o.bytes.begin(), o.bytes.end());
     return {};
   }
   std::vector<std::byte> pristine(const std::string& t) {

@@ -85,8 +85,11 @@ BenchResult bench(const BenchOptions& opt) {
     WorkloadResult w;
     try {
       w = def.run(ctx);
-    } catch (const Error& e) {
-      // One workload that cannot run (no room for its input, say) must not hide the others.
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      // One workload that cannot run (no room for its input, a file system error) must not hide
+      // the others; it is reported as failed and the run exits 1.
       w = {};
       w.skipped = fmt::format("failed: {}", e.what());
     }

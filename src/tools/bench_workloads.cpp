@@ -3,6 +3,7 @@
 // few of its output tensors against patch::apply run directly.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -26,8 +27,11 @@ using session::SessionOptions;
 using Clock = std::chrono::steady_clock;
 using Set = std::vector<AdapterRequest>;
 
-// Peak resident memory over the timed part: VmHWM reset to the current RSS at the start.
+// Peak resident memory over the timed part: VmHWM reset to the current RSS at the start. Freed
+// heap memory of earlier workloads is returned to the kernel first (glibc keeps freed blocks below
+// its adaptive mmap threshold, up to 32 MiB each, in its arenas), so the peak is this workload's.
 struct RssWatch {
+  bool trimmed = ::malloc_trim(0) >= 0;
   uint64_t before = current_rss();
   bool reset = reset_peak_rss();
   void finish(WorkloadResult& w) const {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "lorakit/adapter.hpp"
@@ -116,6 +117,26 @@ void verify_units(WorkloadResult& w, const patch::Plan& plan, const std::vector<
                         : "nothing to verify";
 }
 
+// MemAvailable of /proc/meminfo in bytes (0 when unreadable: no limit is applied).
+uint64_t memory_available() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (f >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return 0;
+}
+
+// A workload that would not fit in the memory available now is skipped with the sizes, rather than
+// being killed by the kernel half way (the machine may be shared).
+std::string memory_shortfall(uint64_t need) {
+  const uint64_t avail = memory_available();
+  if (avail == 0 || avail >= need) return {};
+  return fmt::format("needs about {:.1f} GB of memory, {:.1f} GB available now",
+                     static_cast<double>(need) / 1e9, static_cast<double>(avail) / 1e9);
+}
+
 SessionOptions session_options(uint64_t budget = 0) {
   SessionOptions o;
   o.memory_budget = budget;
@@ -135,7 +156,15 @@ WorkloadResult session_switch(Context& ctx, const char* name, const std::string&
   const auto base = io::open_tensor_source(model_path);
   const auto p_before = plan_of(s.model(), before), p_after = plan_of(s.model(), after);
   const auto units = changed_units(p_before, p_after);
-  put_cost(w, plan_cost(p_after, units, *base, options.patch));
+  const Cost cost = plan_cost(p_after, units, *base, options.patch);
+  put_cost(w, cost);
+  // A switch holds the old overlay and the new one until it swaps them (decisions.md s9).
+  const uint64_t overlay = options.memory_budget > 0
+                               ? std::min(cost.tensor_written, options.memory_budget)
+                               : cost.tensor_written;
+  w.skipped =
+      memory_shortfall((before.empty() ? 1 : 2) * overlay + cost.largest_tensor * 8 + (1ull << 30));
+  if (!w.skipped.empty()) return w;
   if (!before.empty()) s.set_adapters(before);
   RssWatch rss;
   Reps t;
@@ -229,8 +258,10 @@ WorkloadResult file_merge(Context& ctx, const char* name, const std::string& mod
 fs::path scratch_output(Context& ctx, const std::string& file, uint64_t bytes, std::string& where) {
   std::error_code ec;
   if (!ctx.keep && fs::is_directory("/dev/shm")) {
+    // tmpfs pages are memory: the file must fit in what is available, not only in the mount.
     const auto sp = fs::space("/dev/shm", ec);
-    if (!ec && sp.available > bytes + (1ull << 30)) {
+    if (!ec && sp.available > bytes + (1ull << 30) &&
+        memory_shortfall(bytes + (2ull << 30)).empty()) {
       where = "/dev/shm";
       return fs::path("/dev/shm") / fmt::format("lorakit-bench-{}-{}", ::getpid(), file);
     }

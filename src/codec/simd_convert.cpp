@@ -18,15 +18,6 @@ HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// x86 targets from AVX2 up have F16C: hardware fp16 ↔ fp32, round to nearest even, the bits of the
-// integer recipe for every non-NaN value. A vector holding a NaN takes the integer recipe instead
-// (F16C quiets signalling NaNs on widening and keeps payloads on narrowing; ggml does neither).
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-constexpr bool kNativeF16 = true;
-#else
-constexpr bool kNativeF16 = false;
-#endif
-
 void DecodeF16(const std::byte* src_bytes, float* dst, size_t n) {
   const hn::ScalableTag<int32_t> di;
   const hn::Rebind<float, decltype(di)> df;

@@ -17,6 +17,16 @@
 HWY_BEFORE_NAMESPACE();
 namespace lorakit::codec::detail::HWY_NAMESPACE {
 
+// x86 targets from AVX2 up have F16C: hardware fp16 ↔ fp32, round to nearest even, the bits of the
+// integer recipe for every non-NaN value. Kernels using it must send vectors holding a NaN through
+// the integer recipe (F16C quiets signalling NaNs on widening and keeps payloads on narrowing;
+// ggml does neither).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+inline constexpr bool kNativeF16 = true;
+#else
+inline constexpr bool kNativeF16 = false;
+#endif
+
 // The binary16 bits of each float lane, in the low 16 bits of an int32 lane (upper bits zero).
 template <class DF>
 HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::RebindToSigned<DF>> F32ToF16Bits(

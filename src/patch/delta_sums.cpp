@@ -16,72 +16,84 @@ HWY_BEFORE_NAMESPACE();
 namespace lorakit::patch::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-inline bool finite(float v) { return v - v == 0.0f; }  // false for NaN and ±inf
+inline bool finite(double v) { return v - v == 0.0; }  // false for NaN and ±inf
 
-// Vectors per run: partial sums stay in fp32 for at most this many additions per lane.
+// Float vectors per run; a run's sums are checked for finiteness before they are kept.
 constexpr size_t kRunVectors = 32;
 
-// Adds one element to the sums in double, with the exclusion rule of delta_sums.hpp.
+// Adds one element in double: the definition, leaving out elements whose W_exact − W₀ or
+// W_eff − W₀ is not finite.
 HWY_INLINE void AddScalar(float base, float exact, float got, double& dd, double& proj, double& err,
                           bool& nonfinite) {
   nonfinite |= !finite(exact);
-  const float d = exact - base, r = got - base, x = got - exact;
-  if (!finite(d) || !finite(r) || !finite(x)) return;
-  const double dd_ = static_cast<double>(exact) - base, r_ = static_cast<double>(got) - base,
-               x_ = static_cast<double>(got) - exact;
-  dd += dd_ * dd_;
-  proj += r_ * dd_;
-  err += x_ * x_;
+  const double d = static_cast<double>(exact) - base, r = static_cast<double>(got) - base;
+  if (!finite(d) || !finite(r)) return;
+  const double x = static_cast<double>(got) - exact;
+  dd += d * d;
+  proj += r * d;
+  err += x * x;
 }
 
-// Vector runs take no masks: a NaN or ±inf anywhere in a run (or a square past the fp32 range)
-// makes its fp32 sums non-finite, and that run is then redone element by element in double.
-// Ordinary weights never take the slow path.
+// The double-lane sums of one run.
+struct RunLanes {
+  using D = hn::ScalableTag<double>;
+  hn::Vec<D> dd, proj, err;
+
+  HWY_INLINE RunLanes() : dd(hn::Zero(D())), proj(hn::Zero(D())), err(hn::Zero(D())) {}
+
+  // Adds `count` elements (a whole number of float vectors) widened to double, so the differences
+  // and products are exact or rounded once in double, as in AddScalar. `base` null: W₀ = 0.
+  HWY_INLINE void Add(const float* base, const float* exact, const float* got, size_t count) {
+    const D d64;
+    const hn::Rebind<float, D> d32;
+    for (size_t k = 0; k < count; k += hn::Lanes(d64)) {
+      const auto b = base ? hn::PromoteTo(d64, hn::LoadU(d32, base + k)) : hn::Zero(d64);
+      const auto e = hn::PromoteTo(d64, hn::LoadU(d32, exact + k));
+      const auto g = hn::PromoteTo(d64, hn::LoadU(d32, got + k));
+      const auto d = hn::Sub(e, b), r = hn::Sub(g, b), x = hn::Sub(g, e);
+      dd = hn::Add(dd, hn::Mul(d, d));
+      proj = hn::Add(proj, hn::Mul(r, d));
+      err = hn::Add(err, hn::Mul(x, x));
+    }
+  }
+
+  // Adds the run to the totals and returns true, or returns false when a NaN or ±inf among its
+  // inputs made the sums non-finite (finite floats cannot overflow in double): the caller then
+  // redoes the run element by element with AddScalar. Ordinary weights never do.
+  HWY_INLINE bool Keep(double& dd_total, double& proj_total, double& err_total) const {
+    const D d64;
+    const double a = hn::GetLane(hn::SumOfLanes(d64, dd)),
+                 b = hn::GetLane(hn::SumOfLanes(d64, proj)),
+                 c = hn::GetLane(hn::SumOfLanes(d64, err));
+    if (!finite(a) || !finite(b) || !finite(c)) return false;
+    dd_total += a, proj_total += b, err_total += c;
+    return true;
+  }
+};
+
 void AccumulateDeltaSums(const float* w0, const float* w, const float* eff, size_t n,
                          DeltaSums* sums) {
-  const hn::ScalableTag<float> df;
-  const size_t N = hn::Lanes(df);
-  const auto zero = hn::Zero(df);
+  const size_t N = hn::Lanes(hn::ScalableTag<float>());
   size_t i = 0;
   double dd = 0, proj = 0, err = 0;
   bool nonfinite = false;
+  const auto scalar = [&](size_t j) {
+    AddScalar(w0 ? w0[j] : 0.0f, w[j], eff[j], dd, proj, err, nonfinite);
+  };
   while (i + N <= n) {
-    const size_t vectors = std::min(kRunVectors, (n - i) / N);
-    auto sdd = zero, sproj = zero, serr = zero;
-    for (size_t v = 0, j = i; v < vectors; ++v, j += N) {
-      const auto base = w0 ? hn::LoadU(df, w0 + j) : zero;
-      const auto exact = hn::LoadU(df, w + j);
-      const auto got = hn::LoadU(df, eff + j);
-      const auto d = hn::Sub(exact, base), r = hn::Sub(got, base), x = hn::Sub(got, exact);
-      sdd = hn::Add(sdd, hn::Mul(d, d));
-      sproj = hn::Add(sproj, hn::Mul(r, d));
-      serr = hn::Add(serr, hn::Mul(x, x));
-    }
-    const float a = hn::GetLane(hn::SumOfLanes(df, sdd)),
-                b = hn::GetLane(hn::SumOfLanes(df, sproj)),
-                c = hn::GetLane(hn::SumOfLanes(df, serr));
-    if (finite(a) && finite(b) && finite(c)) {
-      dd += a, proj += b, err += c;
-    } else {
-      for (size_t j = i; j < i + vectors * N; ++j)
-        AddScalar(w0 ? w0[j] : 0.0f, w[j], eff[j], dd, proj, err, nonfinite);
-    }
-    i += vectors * N;
+    const size_t count = std::min(kRunVectors, (n - i) / N) * N;
+    RunLanes run;
+    run.Add(w0 ? w0 + i : nullptr, w + i, eff + i, count);
+    if (!run.Keep(dd, proj, err))
+      for (size_t j = i; j < i + count; ++j) scalar(j);
+    i += count;
   }
-  for (; i < n; ++i) AddScalar(w0 ? w0[i] : 0.0f, w[i], eff[i], dd, proj, err, nonfinite);
+  for (; i < n; ++i) scalar(i);
   sums->dd += dd;
   sums->proj += proj;
   sums->err += err;
   sums->nonfinite |= nonfinite;
 }
-
-// x86 targets from AVX2 up have F16C: hardware fp16 conversions, round to nearest even — the bits
-// of the integer recipe for every non-NaN value (NaN lanes are redone by the checked pass).
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-constexpr bool kNativeF16 = true;
-#else
-constexpr bool kNativeF16 = false;
-#endif
 
 // The float types the fused finish reads and writes: 0 F32, 1 F16, 2 BF16. F16 uses F16C where the
 // target has it (the scalar redo of a non-finite run restores the codec's NaN bits), else the
@@ -91,7 +103,7 @@ HWY_INLINE hn::Vec<DF> LoadAsF32(DF df, const std::byte* p, size_t i) {
   namespace cd = codec::detail::HWY_NAMESPACE;
   if constexpr (kType == 0) {
     return hn::LoadU(df, reinterpret_cast<const float*>(p) + i);
-  } else if constexpr (kType == 1 && kNativeF16) {
+  } else if constexpr (kType == 1 && codec::detail::HWY_NAMESPACE::kNativeF16) {
     const hn::Rebind<hwy::float16_t, DF> dh;
     return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p) + i));
   } else {
@@ -110,7 +122,7 @@ HWY_INLINE hn::Vec<DF> StoreRounded(DF df, hn::Vec<DF> v, std::byte* p, size_t i
   if constexpr (kType == 0) {
     hn::StoreU(v, df, reinterpret_cast<float*>(p) + i);
     return v;
-  } else if constexpr (kType == 1 && kNativeF16) {
+  } else if constexpr (kType == 1 && codec::detail::HWY_NAMESPACE::kNativeF16) {
     const hn::Rebind<hwy::float16_t, DF> dh;
     const auto h = hn::DemoteTo(dh, v);
     hn::StoreU(h, dh, reinterpret_cast<hwy::float16_t*>(p) + i);
@@ -149,41 +161,33 @@ float ScalarStoreRounded(float v, std::byte* p, size_t i) {
 }
 
 // One pass: W₀ decoded from the source bytes, W_exact from w, W_eff the value stored in dst. Runs
-// as in AccumulateDeltaSums: vector runs with F16C where the target has it, and a run whose sums
-// are not finite redone element by element with the codec's scalar recipes (their NaN bits) and
-// double sums.
+// as in AccumulateDeltaSums, converted with F16C where the target has it; a run whose sums are not
+// finite is redone element by element with the codec's scalar recipes (their NaN bits).
 template <int kSrc, int kOut>
 void Finish(const std::byte* src, const float* w, std::byte* dst, size_t n, DeltaSums* sums) {
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df);
+  // W₀ and W_eff of one run, converted once at full float width, summed from here in double.
+  HWY_ALIGN float base[kRunVectors * hn::MaxLanes(df)];
+  HWY_ALIGN float got[kRunVectors * hn::MaxLanes(df)];
   size_t i = 0;
   double dd = 0, proj = 0, err = 0;
   bool nonfinite = false;
   const auto scalar = [&](size_t j) {
-    const float got = ScalarStoreRounded<kOut>(w[j], dst, j);
-    AddScalar(ScalarLoad<kSrc>(src, j), w[j], got, dd, proj, err, nonfinite);
+    const float stored = ScalarStoreRounded<kOut>(w[j], dst, j);
+    AddScalar(ScalarLoad<kSrc>(src, j), w[j], stored, dd, proj, err, nonfinite);
   };
   while (i + N <= n) {
-    const size_t vectors = std::min(kRunVectors, (n - i) / N);
-    auto sdd = hn::Zero(df), sproj = hn::Zero(df), serr = hn::Zero(df);
-    for (size_t v = 0, j = i; v < vectors; ++v, j += N) {
-      const auto base = LoadAsF32<kSrc>(df, src, j);
-      const auto exact = hn::LoadU(df, w + j);
-      const auto got = StoreRounded<kOut>(df, exact, dst, j);
-      const auto d = hn::Sub(exact, base), r = hn::Sub(got, base), x = hn::Sub(got, exact);
-      sdd = hn::Add(sdd, hn::Mul(d, d));
-      sproj = hn::Add(sproj, hn::Mul(r, d));
-      serr = hn::Add(serr, hn::Mul(x, x));
+    const size_t count = std::min(kRunVectors, (n - i) / N) * N;
+    for (size_t k = 0; k < count; k += N) {
+      hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
+      hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
     }
-    const float a = hn::GetLane(hn::SumOfLanes(df, sdd)),
-                b = hn::GetLane(hn::SumOfLanes(df, sproj)),
-                c = hn::GetLane(hn::SumOfLanes(df, serr));
-    if (finite(a) && finite(b) && finite(c)) {
-      dd += a, proj += b, err += c;
-    } else {
-      for (size_t j = i; j < i + vectors * N; ++j) scalar(j);
-    }
-    i += vectors * N;
+    RunLanes run;
+    run.Add(base, w + i, got, count);
+    if (!run.Keep(dd, proj, err))
+      for (size_t j = i; j < i + count; ++j) scalar(j);
+    i += count;
   }
   for (; i < n; ++i) scalar(i);
   sums->dd += dd;

@@ -22,11 +22,9 @@ struct DeltaSums {
 };
 
 // Adds the sums over n elements; `w0` may be null (W₀ = 0: a padded tensor's whole value is the
-// change). Elements whose differences are not finite are left out of the sums. The
-// differences are taken in fp32 (exact whenever the values are within a factor of two, as a delta
-// and its rounding are), products summed in fp32 lanes over short runs and the runs in double:
-// a statistic good to ~1e-6 relative, at the speed of a streaming pass. The order of operations
-// depends only on n, so the figures do not depend on threads.
+// change). Elements whose W_exact − W₀ or W_eff − W₀ is not finite are left out. Differences,
+// products and sums are taken in double (SIMD lanes, then runs in order), so the figures match a
+// plain double loop to rounding; the order of operations depends only on n, not on threads.
 void accumulate_delta_sums(const float* w0, const float* w, const float* eff, size_t n,
                            DeltaSums& sums);
 

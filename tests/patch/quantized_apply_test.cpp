@@ -101,10 +101,9 @@ TEST_P(Quantized, EveryPolicy) {
     proj += (double(eff[i]) - w0[i]) * d;
     err += (double(eff[i]) - exact[i]) * (double(eff[i]) - exact[i]);
   }
-  // The stats are fp32-lane sums carried in double (patch/delta_sums.hpp): ~1e-6 relative.
-  EXPECT_NEAR(rq.stats.retention, proj / dd, 1e-6 * std::fabs(proj / dd));
-  EXPECT_NEAR(rq.stats.rel_error, std::sqrt(err / dd), 1e-6 * std::sqrt(err / dd));
-  EXPECT_NEAR(rq.stats.delta_norm, std::sqrt(dd), 1e-6 * std::sqrt(dd));
+  EXPECT_NEAR(rq.stats.retention, proj / dd, 1e-9);
+  EXPECT_NEAR(rq.stats.rel_error, std::sqrt(err / dd), 1e-9);
+  EXPECT_NEAR(rq.stats.delta_norm, std::sqrt(dd), 1e-9 * std::sqrt(dd));
   if (q == DType::Q8_0) {
     EXPECT_GT(rq.stats.retention, 0.9);
   }

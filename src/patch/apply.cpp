@@ -15,9 +15,11 @@
 namespace lorakit::patch {
 namespace {
 
+using detail::count_beyond;
+using detail::fp8_max;
+using detail::is_fp8;
+
 bool is_block_type(DType t) { return traits(t).ggml_id >= 0 && traits(t).block_elements > 1; }
-bool is_fp8(DType t) { return t == DType::F8_E4M3 || t == DType::F8_E5M2; }
-double fp8_max(DType t) { return t == DType::F8_E4M3 ? 448.0 : 57344.0; }
 
 // Stochastic fp8 in fixed tiles: the stream is indexed by element, so tiles may run in any order.
 uint64_t encode_fp8_stochastic_tiled(DType t, const float* src, std::byte* dst, uint64_t n,
@@ -32,12 +34,6 @@ uint64_t encode_fp8_stochastic_tiled(DType t, const float* src, std::byte* dst, 
   uint64_t total = 0;
   for (uint64_t s : sat) total += s;
   return total;
-}
-
-uint64_t count_beyond(const std::vector<float>& v, double max) {
-  uint64_t n = 0;
-  for (float x : v) n += std::fabs(static_cast<double>(x)) > max ? 1 : 0;
-  return n;
 }
 
 // Rows × row length of the stored layout, for row-parallel codecs.
@@ -145,7 +141,8 @@ UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::Tens
         t.stats.saturated = encode_fp8_stochastic_tiled(t.dtype, src->data(), t.bytes.data(), n,
                                                         codec::stochastic_seed(name, options.seed));
       } else {
-        if (is_fp8(t.dtype)) t.stats.saturated = count_beyond(*src, fp8_max(t.dtype));
+        if (is_fp8(t.dtype))
+          t.stats.saturated = count_beyond(src->data(), src->size(), fp8_max(t.dtype));
         if (rows * row == n && row)
           codec::encode_rows(t.dtype, src->data(), t.bytes.data(), rows, row);
         else

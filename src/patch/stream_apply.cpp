@@ -20,9 +20,6 @@
 namespace lorakit::patch::detail {
 namespace {
 
-bool is_fp8(DType t) { return t == DType::F8_E4M3 || t == DType::F8_E5M2; }
-double fp8_max(DType t) { return t == DType::F8_E4M3 ? 448.0 : 57344.0; }
-
 struct RowStep {
   RecordFactors rec;
   float strength;
@@ -124,9 +121,7 @@ std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
       if (stochastic) {
         s.saturated = codec::encode_fp8_stochastic(out_type, w, dst, n, seed64, r0 * cols);
       } else {
-        if (is_fp8(out_type))
-          for (uint64_t i = 0; i < n; ++i)
-            s.saturated += std::fabs(static_cast<double>(w[i])) > fp8_max(out_type);
+        if (is_fp8(out_type)) s.saturated = count_beyond(w, n, fp8_max(out_type));
         codec::encode(out_type, w, dst, n);
       }
       codec::decode(out_type, dst, eff_buf.data(), n);

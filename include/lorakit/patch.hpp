@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -119,11 +120,45 @@ struct UnitOut {
   std::vector<std::string> warnings;
 };
 
+// Spare output buffers for apply. Fresh memory costs the kernel a page fault and a zeroing pass
+// per page — about a quarter of an SDXL adapter switch on the development machine — so a session
+// hands the buffers its last switch released back to the next one (decision p12). Thread-safe.
+class BufferPool {
+ public:
+  // Buffers smaller than this are left to the allocator (its own free lists serve them).
+  static constexpr uint64_t kMinBytes = uint64_t{64} << 10;
+
+  // A buffer of exactly `bytes` bytes, contents unspecified: a spare of that size when there is
+  // one.
+  ByteBuffer take(uint64_t bytes);
+  // Keeps `b` (its size, not its capacity, is what take matches) unless it is small or the pool
+  // would exceed its limit; then it is freed.
+  void give(ByteBuffer&& b);
+  // Marks every spare as old; drop_old() later frees those still unused, returning their bytes.
+  void age();
+  uint64_t drop_old();
+  void clear();
+  void set_limit(uint64_t bytes);  // 0 = no limit
+
+  uint64_t spare_bytes() const;
+  uint64_t reused() const;  // buffers served from spares since construction
+
+ private:
+  struct Spare {
+    ByteBuffer bytes;
+    bool old = false;
+  };
+  mutable std::mutex mu_;
+  std::multimap<uint64_t, Spare> spares_;  // by size
+  uint64_t total_ = 0, limit_ = 0, reused_ = 0;
+};
+
 // Computes one unit from the pristine `base` bytes: decode to fp32 (scaled fp8 multiplied by its
 // scale), apply every step as W ← W + s·(F(W) − W) in fp32, round once into output_type. Throws
 // ValueError naming the tensor for non-finite results that a block type cannot hold.
+// Output buffers come from `buffers` when given.
 UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
-              const Options& options);
+              const Options& options, BufferPool* buffers = nullptr);
 
 // Runtime (sidecar) form of a unit's weight tensor (lessons.md R10): the low-rank factors of its
 // LoRA-class additive records and a dense residual for everything else, such that

@@ -36,6 +36,12 @@ struct SessionOptions {
                                // (deterministically, see Session) and recomputed when read.
   uint64_t adapter_cache_bytes = 1ull << 30;  // bound of the parsed-adapter cache (file bytes)
   bool strict = false;  // refuse adapters with any unmatched, mismatched or conflicting item
+  // Keep the overlay buffers a switch releases for the next switch to fill (decision p12): the old
+  // and the new overlay coexist during every switch anyway, so this holds that peak instead of
+  // returning it, and saves the kernel's page faults and zeroing on each switch. Spares the next
+  // switch does not reuse are freed at its end; at most memory_budget bytes are kept when a budget
+  // is set. release_spare_buffers() frees them at any time; false frees them at once.
+  bool reuse_buffers = true;
 };
 
 // What set_adapters did. Counts are tensors.
@@ -72,6 +78,8 @@ struct SessionStats {
   uint64_t overlay_evictions = 0;     // sum of SwitchReport::evicted over every switch
   uint64_t on_demand_recomputes = 0;  // units recomputed by read() because they were evicted
   uint64_t models_opened = 0;
+  uint64_t spare_bytes = 0;     // released overlay buffers kept for reuse (reuse_buffers)
+  uint64_t buffers_reused = 0;  // output buffers served from those spares
 };
 
 // The session. Overlay policy under a memory budget: after every switch, the units (a weight with
@@ -116,6 +124,8 @@ class Session {
 
   uint64_t overlay_bytes() const;    // bytes currently held by patched tensors
   uint64_t overlay_tensors() const;  // patched tensors currently held
+  // Frees the spare overlay buffers kept for reuse (SessionOptions::reuse_buffers).
+  void release_spare_buffers();
   SessionStats stats() const;
   const SessionOptions& options() const;
 

@@ -46,24 +46,24 @@ std::pair<uint64_t, uint64_t> rows_of(const std::vector<uint64_t>& storage, uint
 }  // namespace
 
 UnitOut apply(const Plan& plan, const Unit& unit, const io::TensorSource& base,
-              const Options& options) {
+              const Options& options, BufferPool* buffers) {
   if (detail::streamable(plan, unit, base)) {
     const io::TensorInfo& info = *base.find(unit.tensors[0]);
     const bool runtime = is_block_type(info.dtype) && options.quant_policy == QuantPolicy::Runtime;
     if (!runtime) {
       UnitOut out;
       if (auto t = detail::stream_apply(plan, unit, base, options, output_type(info, options, true),
-                                        out.warnings)) {
+                                        out.warnings, buffers)) {
         out.tensors.push_back(std::move(*t));
         return out;
       }
     }
   }
-  return detail::apply_general(plan, unit, base, options);
+  return detail::apply_general(plan, unit, base, options, buffers);
 }
 
 UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::TensorSource& base,
-                              const Options& options) {
+                              const Options& options, BufferPool* buffers) {
   UnitOut out;
   auto bufs = detail::compute_unit(plan, unit, base, out.warnings);
   std::map<std::string, std::string> weight_of_scale;
@@ -101,7 +101,11 @@ UnitOut detail::apply_general(const Plan& plan, const Unit& unit, const io::Tens
     if (!bytes)
       throw ValueError(
           fmt::format("{}: '{}' does not fit {}", base.path(), name, ::lorakit::name(t.dtype)));
-    t.bytes.resize(*bytes);  // every byte written by the encoder below
+    // Every byte is written by the encoder below.
+    if (buffers)
+      t.bytes = buffers->take(*bytes);
+    else
+      t.bytes.resize(*bytes);
 
     // Scaled fp8: store W′/scale; the scale grows only when W′ would saturate (decisions.md).
     float scale = b.scale;

@@ -52,7 +52,8 @@ bool streamable(const Plan& plan, const Unit& unit, const io::TensorSource& base
 
 std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
                                       const io::TensorSource& base, const Options& options,
-                                      DType out_type, std::vector<std::string>& warnings) {
+                                      DType out_type, std::vector<std::string>& warnings,
+                                      BufferPool* buffers) {
   const io::TensorInfo& info = *base.find(unit.tensors[0]);
   const uint64_t rows = info.shape[0], cols = info.elements / rows;
   const uint32_t in_block = traits(info.dtype).block_elements;
@@ -78,7 +79,11 @@ std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
   t.shape = info.shape;
   t.storage_shape = info.storage_shape.empty() ? info.shape : info.storage_shape;
   t.patched = true;
-  t.bytes.resize(*bytes_for(out_type, info.elements));  // every byte written by its tile
+  // Every byte is written by its tile.
+  if (buffers)
+    t.bytes = buffers->take(*bytes_for(out_type, info.elements));
+  else
+    t.bytes.resize(*bytes_for(out_type, info.elements));
   const io::TensorView src = base.view(info);
   const bool stochastic = is_fp8(out_type) && options.fp8_rounding == Fp8Rounding::Stochastic;
   const uint64_t seed64 = stochastic ? codec::stochastic_seed(info.name, options.seed) : 0;

@@ -29,11 +29,12 @@ bool streamable(const Plan& plan, const Unit& unit, const io::TensorSource& base
 // in whole blocks of its type and `out_type` (the caller then takes the general path).
 std::optional<TensorOut> stream_apply(const Plan& plan, const Unit& unit,
                                       const io::TensorSource& base, const Options& options,
-                                      DType out_type, std::vector<std::string>& warnings);
+                                      DType out_type, std::vector<std::string>& warnings,
+                                      BufferPool* buffers = nullptr);
 
 // The general path of patch::apply (whole tensors in fp32), exposed so that tests can compare it
 // with the streaming path.
 UnitOut apply_general(const Plan& plan, const Unit& unit, const io::TensorSource& base,
-                      const Options& options);
+                      const Options& options, BufferPool* buffers = nullptr);
 
 }  // namespace lorakit::patch::detail

@@ -81,8 +81,22 @@ struct Computed {
   uint64_t bytes = 0, count = 0;
 };
 
-Computed compute_unit(const State& st, size_t unit, const patch::Options& options) {
-  patch::UnitOut out = patch::apply(*st.plan, st.plan->units[unit], *st.model->source, options);
+// Deleter of overlay entries: their patched buffers go back to the pool (when it still exists)
+// once the last reader and state let go of them.
+struct Recycle {
+  std::weak_ptr<patch::BufferPool> pool;
+  void operator()(const patch::UnitOut* entry) const {
+    std::unique_ptr<patch::UnitOut> owned(const_cast<patch::UnitOut*>(entry));
+    if (auto p = pool.lock())
+      for (auto& t : owned->tensors)
+        if (t.patched) p->give(std::move(t.bytes));
+  }
+};
+
+Computed compute_unit(const State& st, size_t unit, const patch::Options& options,
+                      const std::shared_ptr<patch::BufferPool>& pool) {
+  patch::UnitOut out =
+      patch::apply(*st.plan, st.plan->units[unit], *st.model->source, options, pool.get());
   Computed c;
   c.patched.resize(out.tensors.size());
   for (size_t k = 0; k < out.tensors.size(); ++k) {
@@ -95,7 +109,11 @@ Computed compute_unit(const State& st, size_t unit, const patch::Options& option
       ByteBuffer().swap(t.bytes);
     }
   }
-  c.out = std::make_shared<const patch::UnitOut>(std::move(out));
+  if (pool)
+    c.out =
+        std::shared_ptr<const patch::UnitOut>(new patch::UnitOut(std::move(out)), Recycle{pool});
+  else
+    c.out = std::make_shared<const patch::UnitOut>(std::move(out));
   return c;
 }
 
@@ -103,6 +121,8 @@ Computed compute_unit(const State& st, size_t unit, const patch::Options& option
 
 struct Session::Impl {
   SessionOptions options;
+  // Declared before `state`, so it outlives the overlay entries whose buffers return to it.
+  std::shared_ptr<patch::BufferPool> spares = std::make_shared<patch::BufferPool>();
   mutable std::mutex mu;  // guards `state`, every published Slot::out and the counters below
   std::shared_ptr<const State> state = std::make_shared<State>();
   mutable uint64_t resident_bytes = 0, resident_tensors = 0;
@@ -114,6 +134,12 @@ struct Session::Impl {
 
   explicit Impl(SessionOptions o) : options(std::move(o)), cache(options.adapter_cache_bytes) {
     options.patch.output_dtype.reset();
+    spares->set_limit(options.memory_budget);
+  }
+
+  // The pool apply draws output buffers from, or null when reuse is off.
+  std::shared_ptr<patch::BufferPool> pool() const {
+    return options.reuse_buffers ? spares : nullptr;
   }
 
   std::shared_ptr<const State> snapshot() const {
@@ -150,7 +176,7 @@ struct Session::Impl {
       std::lock_guard lock(mu);
       if (slot.out) return slot.out;
     }
-    Computed c = compute_unit(*st, i, options.patch);
+    Computed c = compute_unit(*st, i, options.patch, pool());
     std::lock_guard lock(mu);
     ++stats.on_demand_recomputes;
     if (slot.out) return slot.out;
@@ -182,6 +208,7 @@ void Session::open_model(const std::string& path) {
   st->model = std::move(ctx);
   impl_->cache.clear();  // bindings belong to the old model
   impl_->publish(std::move(st));
+  impl_->spares->clear();  // sized for the old model's tensors
   std::lock_guard lock(impl_->mu);
   ++impl_->stats.models_opened;
 }
@@ -209,7 +236,7 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
     }
   } sync{im};
 
-  const std::shared_ptr<const State> old = im.snapshot();
+  std::shared_ptr<const State> old = im.snapshot();
   SwitchReport rep;
   if (!old->model) {
     if (set.empty()) return rep;
@@ -305,12 +332,15 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
     if (!resident[i]) s->out.reset();
   }
 
+  // Spares left over from earlier switches serve this one or are freed at its end.
+  im.spares->age();
+
   // 4. Compute in parallel, each unit from the pristine source. Units beyond the budget are
   // computed too (so that an error surfaces here, before anything changes) and then dropped.
   tbb::parallel_for(tbb::blocked_range<size_t>(0, todo.size(), 1), [&](const auto& r) {
     for (size_t k = r.begin(); k != r.end(); ++k) {
       const size_t i = todo[k];
-      Computed c = compute_unit(*next, i, popt);
+      Computed c = compute_unit(*next, i, popt, im.pool());
       Slot& s = *next->slots[i];
       s.patched = std::move(c.patched);
       s.bytes = c.bytes;
@@ -337,8 +367,13 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
       if (s->patched[k] && !now_patched.count(s->tensors[k])) ++rep.restored;
   }
 
-  // 6. Publish.
+  // 6. Publish. The old state's entries that the new one does not share return their buffers to
+  // the pool as they go (unless a reader still holds them); older spares are freed.
   im.publish(next);
+  next.reset();
+  old.reset();
+  im.spares->drop_old();
+  if (!im.options.reuse_buffers) im.spares->clear();
   {
     std::lock_guard lock(im.mu);
     im.stats.overlay_evictions += rep.evicted;
@@ -410,8 +445,16 @@ uint64_t Session::overlay_tensors() const {
 }
 
 SessionStats Session::stats() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  SessionStats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s = impl_->stats;
+  }
+  s.spare_bytes = impl_->spares->spare_bytes();
+  s.buffers_reused = impl_->spares->reused();
+  return s;
 }
+
+void Session::release_spare_buffers() { impl_->spares->clear(); }
 
 }  // namespace lorakit::session

@@ -5,6 +5,11 @@
 #include "patch/delta_sums.hpp"
 
 #include <algorithm>
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>  // _mm_sfence after non-temporal stores
+#endif
 
 #include "codec/rounding.hpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -34,26 +39,32 @@ HWY_INLINE void AddScalar(float base, float exact, float got, double& dd, double
   err += x * x;
 }
 
-// The double-lane sums of one run.
+// The double-lane sums of one run: Σd², Σx·d and Σx², with d = W_exact − W₀ and x = W_eff −
+// W_exact; Σr·d (r = W_eff − W₀ = d + x) is Σd² + Σx·d, formed once per run in Keep.
 struct RunLanes {
   using D = hn::ScalableTag<double>;
-  hn::Vec<D> dd, proj, err;
+  hn::Vec<D> dd, xd, err;
 
-  HWY_INLINE RunLanes() : dd(hn::Zero(D())), proj(hn::Zero(D())), err(hn::Zero(D())) {}
+  HWY_INLINE RunLanes() : dd(hn::Zero(D())), xd(hn::Zero(D())), err(hn::Zero(D())) {}
 
-  // Adds `count` elements (a whole number of float vectors) widened to double, so the differences
-  // and products are exact or rounded once in double, as in AddScalar. `base` null: W₀ = 0.
+  // Adds `count` elements (a whole number of float vectors). d and x are formed in double from the
+  // widened inputs, except that with kRoundedGot (W_eff is W_exact rounded to a float type, as in
+  // the fused finish) x is taken in float, where it is then exact: a value minus its own rounding
+  // to a coarser float type (a non-finite x fails the run's Keep). Each product is fused into its
+  // sum (one rounding). `base` null: W₀ = 0.
+  template <bool kRoundedGot>
   HWY_INLINE void Add(const float* base, const float* exact, const float* got, size_t count) {
     const D d64;
     const hn::Rebind<float, D> d32;
     for (size_t k = 0; k < count; k += hn::Lanes(d64)) {
-      const auto b = base ? hn::PromoteTo(d64, hn::LoadU(d32, base + k)) : hn::Zero(d64);
-      const auto e = hn::PromoteTo(d64, hn::LoadU(d32, exact + k));
-      const auto g = hn::PromoteTo(d64, hn::LoadU(d32, got + k));
-      const auto d = hn::Sub(e, b), r = hn::Sub(g, b), x = hn::Sub(g, e);
-      dd = hn::Add(dd, hn::Mul(d, d));
-      proj = hn::Add(proj, hn::Mul(r, d));
-      err = hn::Add(err, hn::Mul(x, x));
+      const auto e32 = hn::LoadU(d32, exact + k);
+      const auto e = hn::PromoteTo(d64, e32);
+      const auto x = kRoundedGot ? hn::PromoteTo(d64, hn::Sub(hn::LoadU(d32, got + k), e32))
+                                 : hn::Sub(hn::PromoteTo(d64, hn::LoadU(d32, got + k)), e);
+      const auto d = base ? hn::Sub(e, hn::PromoteTo(d64, hn::LoadU(d32, base + k))) : e;
+      dd = hn::MulAdd(d, d, dd);
+      xd = hn::MulAdd(x, d, xd);
+      err = hn::MulAdd(x, x, err);
     }
   }
 
@@ -62,11 +73,10 @@ struct RunLanes {
   // redoes the run element by element with AddScalar. Ordinary weights never do.
   HWY_INLINE bool Keep(double& dd_total, double& proj_total, double& err_total) const {
     const D d64;
-    const double a = hn::GetLane(hn::SumOfLanes(d64, dd)),
-                 b = hn::GetLane(hn::SumOfLanes(d64, proj)),
+    const double a = hn::GetLane(hn::SumOfLanes(d64, dd)), b = hn::GetLane(hn::SumOfLanes(d64, xd)),
                  c = hn::GetLane(hn::SumOfLanes(d64, err));
     if (!finite(a) || !finite(b) || !finite(c)) return false;
-    dd_total += a, proj_total += b, err_total += c;
+    dd_total += a, proj_total += a + b, err_total += c;
     return true;
   }
 };
@@ -83,7 +93,7 @@ void AccumulateDeltaSums(const float* w0, const float* w, const float* eff, size
   while (i + N <= n) {
     const size_t count = std::min(kRunVectors, (n - i) / N) * N;
     RunLanes run;
-    run.Add(w0 ? w0 + i : nullptr, w + i, eff + i, count);
+    run.Add<false>(w0 ? w0 + i : nullptr, w + i, eff + i, count);
     if (!run.Keep(dd, proj, err))
       for (size_t j = i; j < i + count; ++j) scalar(j);
     i += count;
@@ -115,8 +125,21 @@ HWY_INLINE hn::Vec<DF> LoadAsF32(DF df, const std::byte* p, size_t i) {
   }
 }
 
-// Stores v rounded to the type and returns the stored value as float.
-template <int kType, class DF>
+// Whether the 16-bit stores of a float vector can be non-temporal: whole vectors of at least 16
+// bytes on x86 (the partial vectors of narrower targets would store more than their lanes).
+template <class DF>
+constexpr bool CanStream16() {
+#if defined(__x86_64__) || defined(__i386__)
+  return hn::MaxLanes(DF()) * 2 >= 16;
+#else
+  return false;
+#endif
+}
+
+// Stores v rounded to the type and returns the stored value as float. kStream: the 16-bit result
+// goes to memory with a non-temporal store (the output is not read again soon; skipping the read
+// for ownership saves a DRAM pass), `p + 2·i` aligned to the vector.
+template <int kType, bool kStream = false, class DF>
 HWY_INLINE hn::Vec<DF> StoreRounded(DF df, hn::Vec<DF> v, std::byte* p, size_t i) {
   namespace cd = codec::detail::HWY_NAMESPACE;
   if constexpr (kType == 0) {
@@ -125,12 +148,18 @@ HWY_INLINE hn::Vec<DF> StoreRounded(DF df, hn::Vec<DF> v, std::byte* p, size_t i
   } else if constexpr (kType == 1 && codec::detail::HWY_NAMESPACE::kNativeF16) {
     const hn::Rebind<hwy::float16_t, DF> dh;
     const auto h = hn::DemoteTo(dh, v);
-    hn::StoreU(h, dh, reinterpret_cast<hwy::float16_t*>(p) + i);
+    if constexpr (kStream)
+      hn::Stream(h, dh, reinterpret_cast<hwy::float16_t*>(p) + i);
+    else
+      hn::StoreU(h, dh, reinterpret_cast<hwy::float16_t*>(p) + i);
     return hn::PromoteTo(df, h);
   } else {
     const hn::Rebind<uint16_t, DF> du16;
     const auto bits = kType == 1 ? cd::F32ToF16Bits(df, v) : cd::F32ToBF16Bits(df, v);
-    hn::StoreU(hn::DemoteTo(du16, bits), du16, reinterpret_cast<uint16_t*>(p) + i);
+    if constexpr (kStream)
+      hn::Stream(hn::DemoteTo(du16, bits), du16, reinterpret_cast<uint16_t*>(p) + i);
+    else
+      hn::StoreU(hn::DemoteTo(du16, bits), du16, reinterpret_cast<uint16_t*>(p) + i);
     return kType == 1 ? cd::F16BitsToF32(df, bits) : cd::BF16BitsToF32(df, bits);
   }
 }
@@ -160,6 +189,12 @@ float ScalarStoreRounded(float v, std::byte* p, size_t i) {
   }
 }
 
+HWY_INLINE void StreamFence() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_sfence();
+#endif
+}
+
 // One pass: W₀ decoded from the source bytes, W_exact from w, W_eff the value stored in dst. Runs
 // as in AccumulateDeltaSums, converted with F16C where the target has it; a run whose sums are not
 // finite is redone element by element with the codec's scalar recipes (their NaN bits).
@@ -177,18 +212,38 @@ void Finish(const std::byte* src, const float* w, std::byte* dst, size_t n, Delt
     const float stored = ScalarStoreRounded<kOut>(w[j], dst, j);
     AddScalar(ScalarLoad<kSrc>(src, j), w[j], stored, dd, proj, err, nonfinite);
   };
+  // 16-bit outputs whose vectors are aligned are streamed (each vector's address is dst + 2·i with
+  // i a multiple of N, so the tile's start decides).
+  constexpr bool kCanStream = kOut != 0 && CanStream16<decltype(df)>();
+  const bool stream = kCanStream && reinterpret_cast<uintptr_t>(dst) % (hn::MaxLanes(df) * 2) == 0;
   while (i + N <= n) {
     const size_t count = std::min(kRunVectors, (n - i) / N) * N;
-    for (size_t k = 0; k < count; k += N) {
-      hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
-      hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
+    if constexpr (!kCanStream) {
+      for (size_t k = 0; k < count; k += N) {
+        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
+        hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
+      }
+    } else if (stream) {
+      for (size_t k = 0; k < count; k += N) {
+        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
+        hn::Store(StoreRounded<kOut, true>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
+      }
+    } else {
+      for (size_t k = 0; k < count; k += N) {
+        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
+        hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
+      }
     }
     RunLanes run;
-    run.Add(base, w + i, got, count);
-    if (!run.Keep(dd, proj, err))
+    run.Add<true>(base, w + i, got, count);
+    if (!run.Keep(dd, proj, err)) {
+      if (stream) StreamFence();  // the scalar redo rewrites what was just streamed
       for (size_t j = i; j < i + count; ++j) scalar(j);
+    }
     i += count;
   }
+  // Streamed stores are weakly ordered: fence them before the tile is handed on.
+  if (stream) StreamFence();
   for (; i < n; ++i) scalar(i);
   sums->dd += dd;
   sums->proj += proj;

@@ -6,11 +6,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include "lorakit/buffer.hpp"
 #include "lorakit/codec.hpp"
 
 namespace lorakit {
@@ -100,18 +102,30 @@ TEST(FinishTile, BytesOfTheCodecAndSumsOfTheDefinition) {
           codec::encode(src_t, w0_in.data(), src.data(), n);
           std::vector<float> w0(n);
           codec::decode(src_t, src.data(), w0.data(), n);
-          std::vector<std::byte> want(*bytes_for(out_t, n)), got(want.size(), std::byte{0x5A});
+          std::vector<std::byte> want(*bytes_for(out_t, n));
           codec::encode(out_t, w.data(), want.data(), n);
-          patch::detail::DeltaSums s;
-          patch::detail::finish_tile(src_t, src.data(), w.data(), out_t, got.data(), n, s);
-          EXPECT_EQ(got, want);
           std::vector<float> eff(n);
           codec::decode(out_t, want.data(), eff.data(), n);
           const Reference r = reference(w0, w, eff);
-          expect_close(s.dd, r.dd);
-          expect_close(s.proj, r.proj);
-          expect_close(s.err, r.err);
-          EXPECT_EQ(s.nonfinite, r.nonfinite);
+          // At a cache-line-aligned destination (16-bit outputs are then streamed) and 2 bytes
+          // past one (plain stores): the same bytes, with the padding around them untouched.
+          for (size_t offset : {size_t{0}, size_t{2}}) {
+            SCOPED_TRACE(offset);
+            ByteBuffer buf;
+            buf.assign(want.size() + 64, std::byte{0x5A});
+            patch::detail::DeltaSums s;
+            patch::detail::finish_tile(src_t, src.data(), w.data(), out_t, buf.data() + offset, n,
+                                       s);
+            EXPECT_TRUE(std::equal(want.begin(), want.end(), buf.begin() + offset));
+            EXPECT_TRUE(std::all_of(buf.begin(), buf.begin() + offset,
+                                    [](std::byte b) { return b == std::byte{0x5A}; }));
+            EXPECT_TRUE(std::all_of(buf.begin() + offset + want.size(), buf.end(),
+                                    [](std::byte b) { return b == std::byte{0x5A}; }));
+            expect_close(s.dd, r.dd);
+            expect_close(s.proj, r.proj);
+            expect_close(s.err, r.err);
+            EXPECT_EQ(s.nonfinite, r.nonfinite);
+          }
         }
       }
     }

@@ -195,16 +195,33 @@ HWY_INLINE void StreamFence() {
 #endif
 }
 
-// One pass: W₀ decoded from the source bytes, W_exact from w, W_eff the value stored in dst. Runs
-// as in AccumulateDeltaSums, converted with F16C where the target has it; a run whose sums are not
-// finite is redone element by element with the codec's scalar recipes (their NaN bits).
+// One pass: W₀ decoded from the source bytes, W_exact from w, W_eff the value stored in dst, each
+// float vector widened to double and summed at once (float vectors of the double width, so that
+// no temporary arrays are needed). Runs as in AccumulateDeltaSums, converted with F16C where the
+// target has it; a run whose sums are not finite is redone element by element with the codec's
+// scalar recipes (their NaN bits).
+template <int kSrc, int kOut, bool kStream>
+HWY_INLINE void FinishRun(const std::byte* src, const float* w, std::byte* dst, size_t i,
+                          size_t count, RunLanes& run) {
+  const RunLanes::D d64;
+  const hn::Rebind<float, RunLanes::D> df;
+  for (size_t k = i; k < i + count; k += hn::Lanes(df)) {
+    const auto b = LoadAsF32<kSrc>(df, src, k);
+    const auto e = hn::LoadU(df, w + k);
+    const auto g = StoreRounded<kOut, kStream>(df, e, dst, k);
+    const auto ed = hn::PromoteTo(d64, e);
+    const auto d = hn::Sub(ed, hn::PromoteTo(d64, b));
+    const auto x = hn::PromoteTo(d64, hn::Sub(g, e));  // exact: W_exact minus its own rounding
+    run.dd = hn::MulAdd(d, d, run.dd);
+    run.xd = hn::MulAdd(x, d, run.xd);
+    run.err = hn::MulAdd(x, x, run.err);
+  }
+}
+
 template <int kSrc, int kOut>
 void Finish(const std::byte* src, const float* w, std::byte* dst, size_t n, DeltaSums* sums) {
-  const hn::ScalableTag<float> df;
+  const hn::Rebind<float, RunLanes::D> df;
   const size_t N = hn::Lanes(df);
-  // W₀ and W_eff of one run, converted once at full float width, summed from here in double.
-  HWY_ALIGN float base[kRunVectors * hn::MaxLanes(df)];
-  HWY_ALIGN float got[kRunVectors * hn::MaxLanes(df)];
   size_t i = 0;
   double dd = 0, proj = 0, err = 0;
   bool nonfinite = false;
@@ -218,24 +235,11 @@ void Finish(const std::byte* src, const float* w, std::byte* dst, size_t n, Delt
   const bool stream = kCanStream && reinterpret_cast<uintptr_t>(dst) % (hn::MaxLanes(df) * 2) == 0;
   while (i + N <= n) {
     const size_t count = std::min(kRunVectors, (n - i) / N) * N;
-    if constexpr (!kCanStream) {
-      for (size_t k = 0; k < count; k += N) {
-        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
-        hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
-      }
-    } else if (stream) {
-      for (size_t k = 0; k < count; k += N) {
-        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
-        hn::Store(StoreRounded<kOut, true>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
-      }
-    } else {
-      for (size_t k = 0; k < count; k += N) {
-        hn::Store(LoadAsF32<kSrc>(df, src, i + k), df, base + k);
-        hn::Store(StoreRounded<kOut>(df, hn::LoadU(df, w + i + k), dst, i + k), df, got + k);
-      }
-    }
     RunLanes run;
-    run.Add<true>(base, w + i, got, count);
+    if (stream)
+      FinishRun<kSrc, kOut, kCanStream>(src, w, dst, i, count, run);
+    else
+      FinishRun<kSrc, kOut, false>(src, w, dst, i, count, run);
     if (!run.Keep(dd, proj, err)) {
       if (stream) StreamFence();  // the scalar redo rewrites what was just streamed
       for (size_t j = i; j < i + count; ++j) scalar(j);

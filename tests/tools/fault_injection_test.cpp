@@ -1,0 +1,150 @@
+// Faults while writing (issue 6): `merge` and `quantize` run as a user runs them, with writes made
+// to fail part-way as on a full disk (tests/support/fail_writes.c preloaded: pwrite → ENOSPC after
+// N bytes, fsync → EIO) or with the file size limited (`ulimit -f`). Each must exit with a
+// one-line error naming the output and the cause, leave nothing at the destination (or its
+// previous content), and remove its temporary file.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "tools/synth.hpp"
+#include "tools/tool_fixtures.hpp"
+
+namespace lorakit::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Inputs {
+  TempDir dir;
+  std::string model = (dir / "m.safetensors").string();
+  std::string lora = (dir / "l.safetensors").string();
+  Inputs() {
+    tools::SynthModelOptions m;
+    m.include = {"input_blocks.1.1.transformer_blocks.0"};
+    tools::synth_model(m, model);
+    tools::SynthAdapterOptions a;
+    a.rank = 4;
+    tools::synth_adapter(model::ModelIndex::from_source(*io::open_tensor_source(model)), a, lora);
+  }
+};
+
+// Runs `lorakit ARGS` after `setup` (shell commands: environment, limits) in `dir`.
+CommandResult run_with(const std::string& setup, const std::string& args, const fs::path& dir) {
+  const auto out = dir / "cmd.stdout", err = dir / "cmd.stderr";
+  const std::string cmd = "exec >" + out.string() + " 2>" + err.string() + " </dev/null; " + setup +
+                          "; exec " + std::string(LORAKIT_BINARY) + " " + args;
+  const int rc = std::system(("/bin/sh -c '" + cmd + "'").c_str());
+  CommandResult r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  auto text = [](const fs::path& p) {
+    const auto b = read_file(p);
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  };
+  r.out = text(out);
+  r.err = text(err);
+  return r;
+}
+
+// pwrite fails with ENOSPC after `bytes` bytes (a short write first), as a disk filling up.
+std::string disk_full_after(uint64_t bytes) {
+  // A sanitizer runtime insists on coming first in the library list; the shim does not mind.
+  return "export LD_PRELOAD=" + std::string(LORAKIT_FAIL_WRITES) +
+         " LORAKIT_FAIL_WRITES_AFTER=" + std::to_string(bytes) +
+         " ASAN_OPTIONS=\"$ASAN_OPTIONS:verify_asan_link_order=0\"";
+}
+
+std::set<std::string> names_in(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != "cmd.stdout" && e.path().filename() != "cmd.stderr")
+      out.insert(e.path().filename().string());
+  return out;
+}
+
+void expect_clean_failure(const CommandResult& r, const std::string& out_name,
+                          const std::string& cause) {
+  EXPECT_EQ(r.status, 2) << r.err;  // an error, not a signal
+  EXPECT_NE(r.err.find(out_name), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(cause), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(FaultInjection, MergeDiskFullMidWriteLeavesNothing) {
+  Inputs in;
+  ASSERT_GT(fs::file_size(in.model), 1u << 20);
+  const auto before = names_in(in.dir.path());
+  for (const char* out : {"out.safetensors", "out.gguf"}) {
+    SCOPED_TRACE(out);
+    const auto r = run_with(
+        disk_full_after(300000),
+        "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / out).string() + " --threads 2",
+        in.dir.path());
+    expect_clean_failure(r, out, "No space left on device");
+    EXPECT_EQ(names_in(in.dir.path()), before) << "no destination, no temporary file";
+  }
+  // With room the same command works: the failure above was the fault, not the input.
+  const auto ok = run_with(
+      disk_full_after(1ull << 40),
+      "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "ok.safetensors").string(),
+      in.dir.path());
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+TEST(FaultInjection, MergeDiskFullKeepsThePreviousVersion) {
+  Inputs in;
+  const auto dest = in.dir / "out.safetensors";
+  { std::ofstream(dest) << "the previous version"; }
+  const auto r =
+      run_with(disk_full_after(300000),
+               "merge " + in.model + " -l " + in.lora + " -o " + dest.string(), in.dir.path());
+  expect_clean_failure(r, "out.safetensors", "No space left on device");
+  std::ifstream f(dest);
+  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "the previous version");
+}
+
+TEST(FaultInjection, QuantizeDiskFullMidWriteLeavesNothing) {
+  Inputs in;
+  const auto before = names_in(in.dir.path());
+  for (const char* out : {"q.gguf", "q.safetensors"}) {
+    SCOPED_TRACE(out);
+    const std::string type = std::string(out) == "q.gguf" ? "q8_0" : "f32";
+    const auto r =
+        run_with(disk_full_after(200000),
+                 "quantize " + in.model + " --type " + type + " -o " + (in.dir / out).string(),
+                 in.dir.path());
+    expect_clean_failure(r, out, "No space left on device");
+    EXPECT_EQ(names_in(in.dir.path()), before);
+  }
+}
+
+TEST(FaultInjection, FsyncFailureLeavesNothing) {
+  Inputs in;
+  const auto before = names_in(in.dir.path());
+  const auto r =
+      run_with(disk_full_after(1ull << 40) + " LORAKIT_FAIL_FSYNC=1",
+               "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "o.gguf").string(),
+               in.dir.path());
+  expect_clean_failure(r, "o.gguf", "fsync failed");
+  EXPECT_EQ(names_in(in.dir.path()), before);
+}
+
+TEST(FaultInjection, FileSizeLimitRefusedBeforeWriting) {
+  // `ulimit -f` (SIGXFSZ ignored): sizing the output fails with EFBIG before any data is written.
+  Inputs in;
+  const auto before = names_in(in.dir.path());
+  const auto r = run_with(
+      "ulimit -f 512; trap \"\" XFSZ",
+      "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "out.safetensors").string(),
+      in.dir.path());
+  expect_clean_failure(r, "out.safetensors", "File too large");
+  EXPECT_EQ(names_in(in.dir.path()), before);
+}
+
+}  // namespace
+}  // namespace lorakit::testing

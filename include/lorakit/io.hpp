@@ -1,5 +1,5 @@
-// lorakit::io — tensor files on disk: memory-mapped readers (safetensors, GGUF, sharded safetensors,
-// diffusers folders) that hand out zero-copy views, and atomic streaming writers.
+// lorakit::io — tensor files on disk: memory-mapped readers (safetensors, GGUF, sharded
+// safetensors, diffusers folders) that hand out zero-copy views, and atomic streaming writers.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,13 @@
 #include "lorakit/error.hpp"
 
 namespace lorakit::io {
+
+// Turns a bus error on a mapped input (the file truncated or rewritten in place by another program
+// while lorakit reads it) into the one-line error "PROGRAM: error: PATH: the file changed while it
+// was being read ..." and exit status 2, after removing the temporary files of outputs in
+// progress. Process-wide (it installs a SIGBUS handler): the CLI calls it once; a library host with
+// its own SIGBUS handling leaves it alone. A bus error elsewhere keeps its default action.
+void install_sigbus_guard(const char* program = "lorakit");
 
 // A read-only memory mapping of a whole file. Move-only. An empty file maps to an empty span.
 class MappedFile {
@@ -52,8 +59,8 @@ struct TensorInfo {
   // Logical shape in PyTorch order (outermost first). For GGUF this is the reversed `ne`, or the
   // `comfy.gguf.orig_shape.<name>` value when present.
   std::vector<uint64_t> shape;
-  // Shape as stored, PyTorch order (reversed `ne` for GGUF; equal to `shape` for safetensors). Quant
-  // blocks run along its last dimension.
+  // Shape as stored, PyTorch order (reversed `ne` for GGUF; equal to `shape` for safetensors).
+  // Quant blocks run along its last dimension.
   std::vector<uint64_t> storage_shape;
   uint64_t elements = 0;
   uint64_t nbytes = 0;
@@ -71,8 +78,19 @@ struct TensorView {
 struct GgufValue;
 using GgufArray = std::vector<GgufValue>;
 enum class GgufType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-  U64 = 10, I64 = 11, F64 = 12
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12
 };
 struct GgufValue {
   GgufType type = GgufType::U8;
@@ -120,11 +138,11 @@ std::unique_ptr<TensorSource> open_safetensors(const std::string& path);
 std::unique_ptr<TensorSource> open_gguf(const std::string& path);
 
 // ---------------------------------------------------------------------------------------------
-// Writers. Both follow the same protocol: declare every tensor up front (so the header can be written
-// first), then hand over each tensor's bytes — whole or in chunks, in any order — then commit().
-// Data goes to a temporary file in the destination's folder; commit() fsyncs it and renames it over
-// the destination. Destroying a writer without a successful commit() removes the temporary file and
-// leaves the destination untouched.
+// Writers. Both follow the same protocol: declare every tensor up front (so the header can be
+// written first), then hand over each tensor's bytes — whole or in chunks, in any order — then
+// commit(). Data goes to a temporary file in the destination's folder; commit() fsyncs it and
+// renames it over the destination. Destroying a writer without a successful commit() removes the
+// temporary file and leaves the destination untouched.
 
 struct TensorDecl {
   std::string name;
@@ -134,8 +152,8 @@ struct TensorDecl {
 
 class SafetensorsWriter {
  public:
-  // Canonical layout (spec §1.6). `metadata` is written byte-wise sorted; pass {"format","pt"} to follow
-  // the PyTorch convention (the default when `metadata` is nullopt). An empty map writes no
+  // Canonical layout (spec §1.6). `metadata` is written byte-wise sorted; pass {"format","pt"} to
+  // follow the PyTorch convention (the default when `metadata` is nullopt). An empty map writes no
   // __metadata__ key.
   SafetensorsWriter(std::string dest, std::vector<TensorDecl> tensors,
                     std::optional<std::map<std::string, std::string>> metadata = std::nullopt);
@@ -155,9 +173,10 @@ class SafetensorsWriter {
 
 class GgufWriter {
  public:
-  // Version 3, KV pairs in the given order, tensors in the given order, offsets contiguous and padded
-  // to `alignment` (a power of two; written as general.alignment only when it differs from 32).
-  // general.quantization_version = 2 is added when any tensor is quantized and the key is not given.
+  // Version 3, KV pairs in the given order, tensors in the given order, offsets contiguous and
+  // padded to `alignment` (a power of two; written as general.alignment only when it differs from
+  // 32). general.quantization_version = 2 is added when any tensor is quantized and the key is not
+  // given.
   GgufWriter(std::string dest, std::vector<MetadataEntry> kv, std::vector<TensorDecl> tensors,
              uint32_t alignment = 32);
   ~GgufWriter();
@@ -166,8 +185,8 @@ class GgufWriter {
 
   void write(std::string_view name, std::span<const std::byte> data, uint64_t offset = 0);
   void commit();
-  // Non-fatal findings about the declared content, e.g. tensor names longer than 63 bytes (stock ggml
-  // cannot read them). Filled by the constructor; nothing is printed.
+  // Non-fatal findings about the declared content, e.g. tensor names longer than 63 bytes (stock
+  // ggml cannot read them). Filled by the constructor; nothing is printed.
   const std::vector<std::string>& warnings() const;
 
  private:

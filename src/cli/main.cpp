@@ -1,18 +1,20 @@
-// The `lorakit` command line. Thin: parses arguments, calls a tool, prints its result as text or JSON.
-// Exit status: 0 success, 1 "differs" (diff), 2 error (bad input, I/O, usage).
-#include <CLI/CLI.hpp>
-#include <cstdio>
+// The `lorakit` command line. Thin: parses arguments, calls a tool, prints its result as text or
+// JSON. Exit status: 0 success, 1 "differs" (diff), 2 error (bad input, I/O, usage).
 #include <fmt/core.h>
 #include <fmt/ranges.h>
+#include <tbb/global_control.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
-#include <tbb/global_control.h>
-#include <unistd.h>
 
 #include "cli/progress.hpp"
 #include "lorakit/adapter.hpp"
 #include "lorakit/error.hpp"
+#include "lorakit/io.hpp"
 #include "tools/bench.hpp"
 #include "tools/check.hpp"
 #include "tools/demo.hpp"
@@ -34,6 +36,8 @@ void print_json(const ordered_json& j) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // An input truncated or rewritten while mapped: a clear error, not a crash (io.hpp).
+  lorakit::io::install_sigbus_guard("lorakit");
   CLI::App app{"lorakit — LoRA-family adapters on diffusion-model weights", "lorakit"};
   app.set_version_flag("--version", std::string(lorakit::tools::version()));
   app.require_subcommand(1);
@@ -43,11 +47,14 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --threads may also follow the subcommand
 
   // inspect
-  auto* inspect = app.add_subcommand("inspect", "Show what a safetensors/GGUF file (or folder) holds");
+  auto* inspect =
+      app.add_subcommand("inspect", "Show what a safetensors/GGUF file (or folder) holds");
   std::string inspect_file;
   bool inspect_json = false, inspect_tensors = false;
-  inspect->add_option("FILE", inspect_file, "Model or adapter: .safetensors, .gguf, "
-                                            "*.safetensors.index.json or a diffusers folder")
+  inspect
+      ->add_option("FILE", inspect_file,
+                   "Model or adapter: .safetensors, .gguf, "
+                   "*.safetensors.index.json or a diffusers folder")
       ->required();
   inspect->add_flag("--json", inspect_json, "Machine-readable output");
   inspect->add_flag("--tensors", inspect_tensors, "One line per tensor: name, dtype, shape, bytes");
@@ -61,16 +68,18 @@ int main(int argc, char** argv) {
   quantize->add_option("IN", qopt.input, "Input model")->required();
   quantize->add_option("-o,--output", qopt.output, "Output: .gguf, or .safetensors for float types")
       ->required();
-  quantize->add_option("--type", qtype,
-                       "F32 F16 BF16 F8_E4M3 F8_E5M2 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K "
-                       "Q5_K Q6_K")
+  quantize
+      ->add_option("--type", qtype,
+                   "F32 F16 BF16 F8_E4M3 F8_E5M2 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K "
+                   "Q5_K Q6_K")
       ->required();
   quantize->add_flag("--fp8-cast", fp8_cast,
                      "fp8 overflow as PyTorch's cast (NaN/inf) instead of saturating");
 
   // diff
-  auto* diff = app.add_subcommand("diff", "Compare two models tensor by tensor by name "
-                                          "(exit 0 identical, 1 different, 2 error)");
+  auto* diff = app.add_subcommand("diff",
+                                  "Compare two models tensor by tensor by name "
+                                  "(exit 0 identical, 1 different, 2 error)");
   std::string diff_a, diff_b;
   bool diff_json = false;
   diff->add_option("A", diff_a, "First model")->required();
@@ -97,16 +106,19 @@ int main(int argc, char** argv) {
   conv->add_option("-o,--output", conv_out, "Output .safetensors")->required();
   // check
   auto* check = app.add_subcommand(
-      "check", "How adapters bind to a model or a built-in layout (reads headers only; exit 0 all "
-               "fully matched, 1 not, 2 error)");
+      "check",
+      "How adapters bind to a model or a built-in layout (reads headers only; exit 0 all "
+      "fully matched, 1 not, 2 error)");
   std::vector<std::string> check_args;
   std::string check_arch;
   bool check_strict = false, check_json = false;
-  check->add_option("FILES", check_args,
-                    "MODEL ADAPTER[:STRENGTH]... (or only adapters with --arch)")
+  check
+      ->add_option("FILES", check_args,
+                   "MODEL ADAPTER[:STRENGTH]... (or only adapters with --arch)")
       ->required();
-  check->add_option("--arch", check_arch, "Use a built-in reference layout instead of a model file: "
-                                          "sd1 sd2 sdxl sd3 flux");
+  check->add_option("--arch", check_arch,
+                    "Use a built-in reference layout instead of a model file: "
+                    "sd1 sd2 sdxl sd3 flux");
   check->add_flag("--strict", check_strict,
                   "Exit 1 also for unused, ambiguous, conflicting or duplicate keys");
   check->add_flag("--json", check_json, "Machine-readable output (docs/cli.md)");
@@ -136,17 +148,20 @@ int main(int argc, char** argv) {
 
   // demo
   auto* demo = app.add_subcommand(
-      "demo", "Build small models and adapters in a temp folder and run the session scenarios "
-              "S0-S4 (exit 0 all pass, 1 not, 2 error)");
+      "demo",
+      "Build small models and adapters in a temp folder and run the session scenarios "
+      "S0-S4 (exit 0 all pass, 1 not, 2 error)");
   std::string demo_dir;
   bool demo_json = false;
-  demo->add_option("--dir", demo_dir, "Build the files here and keep them (default: a temp folder)");
+  demo->add_option("--dir", demo_dir,
+                   "Build the files here and keep them (default: a temp folder)");
   demo->add_flag("--json", demo_json, "Machine-readable output");
 
   // bench
   auto* bench = app.add_subcommand(
-      "bench", "Time merges and adapter switches on full-size synthetic models against this "
-               "machine's memcpy + sgemm bound (exit 0; 1 when a workload's output check fails)");
+      "bench",
+      "Time merges and adapter switches on full-size synthetic models against this "
+      "machine's memcpy + sgemm bound (exit 0; 1 when a workload's output check fails)");
   lorakit::tools::BenchOptions bopt;
   bool bench_json = false;
   bench->add_flag("--quick", bopt.quick,
@@ -189,12 +204,12 @@ int main(int argc, char** argv) {
       qopt.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total); };
       auto r = lorakit::tools::quantize(qopt);
       bar.finish();
-      fmt::print("{}: {} tensors re-encoded to {}, {} kept their type; {:.2f} GB read, "
-                 "{:.2f} GB written in {:.2f} s ({:.2f} GB/s read)\n",
-                 qopt.output, r.converted, lorakit::name(qopt.type), r.kept.size(),
-                 static_cast<double>(r.input_bytes) / 1e9,
-                 static_cast<double>(r.output_bytes) / 1e9, r.seconds,
-                 r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e9 / r.seconds : 0.0);
+      fmt::print(
+          "{}: {} tensors re-encoded to {}, {} kept their type; {:.2f} GB read, "
+          "{:.2f} GB written in {:.2f} s ({:.2f} GB/s read)\n",
+          qopt.output, r.converted, lorakit::name(qopt.type), r.kept.size(),
+          static_cast<double>(r.input_bytes) / 1e9, static_cast<double>(r.output_bytes) / 1e9,
+          r.seconds, r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e9 / r.seconds : 0.0);
       // 1-D tensors (biases, norms) and integer tensors are expected to stay: count them; list the
       // weights that could not be converted, which a user may not expect.
       size_t small = 0, non_float = 0;
@@ -214,10 +229,9 @@ int main(int argc, char** argv) {
     if (*conv) {
       if (conv_model.empty() == conv_arch.empty())
         throw lorakit::InvalidArgument("convert: give --model MODEL or --arch NAME");
-      const auto model = conv_model.empty()
-                             ? lorakit::model::ModelIndex::reference(conv_arch)
-                             : lorakit::model::ModelIndex::from_source(
-                                   *lorakit::io::open_tensor_source(conv_model));
+      const auto model = conv_model.empty() ? lorakit::model::ModelIndex::reference(conv_arch)
+                                            : lorakit::model::ModelIndex::from_source(
+                                                  *lorakit::io::open_tensor_source(conv_model));
       const auto a = lorakit::adapter::parse_file(conv_in, model);
       lorakit::adapter::convert(a, model, conv_to, conv_out);
       fmt::print("{}: {} records written\n", conv_out, a.modules.size());

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "io/fault_guard.hpp"
 #include "lorakit/error.hpp"
 
 namespace lorakit::io {
@@ -24,7 +25,8 @@ AtomicFile::AtomicFile(std::string dest) : dest_(std::move(dest)) {
   std::filesystem::path p(dest_);
   std::filesystem::path dir = p.parent_path();
   if (dir.empty()) dir = ".";
-  std::string leaf = ".";  // hidden, so that a listing of the folder does not show half-written files
+  std::string leaf =
+      ".";  // hidden, so that a listing of the folder does not show half-written files
   leaf.append(p.filename().string());
   leaf.append(".lorakit-tmp-XXXXXX");
   std::string templ = (dir / leaf).string();
@@ -33,6 +35,7 @@ AtomicFile::AtomicFile(std::string dest) : dest_(std::move(dest)) {
   fd_ = ::mkstemp(buf.data());
   if (fd_ < 0) throw IoError(os_error("cannot create a temporary file in its folder", dest_));
   temp_ = buf.data();
+  detail::register_temp(temp_);  // removed by the SIGBUS guard if an input vanishes mid-write
   ::fchmod(fd_, 0644);
 }
 
@@ -45,7 +48,10 @@ void AtomicFile::discard() noexcept {
     ::close(fd_);
     fd_ = -1;
   }
-  if (!temp_.empty()) ::unlink(temp_.c_str());
+  if (!temp_.empty()) {
+    detail::unregister_temp(temp_);
+    ::unlink(temp_.c_str());
+  }
 }
 
 void AtomicFile::write_at(uint64_t offset, std::span<const std::byte> data) {
@@ -55,6 +61,9 @@ void AtomicFile::write_at(uint64_t offset, std::span<const std::byte> data) {
     ssize_t n = ::pwrite(fd_, p, left, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
+      // The bytes to write are not readable: a mapped input that shrank under us.
+      if (const std::string src = errno == EFAULT ? detail::mapped_file_at(p) : ""; !src.empty())
+        throw IoError(src + ": " + detail::kChangedWhileMapped + " (while writing " + dest_ + ")");
       throw IoError(os_error("write failed", dest_));
     }
     if (n == 0) throw IoError(dest_ + ": write failed: no progress");
@@ -79,6 +88,7 @@ void AtomicFile::commit() {
   if (::rename(temp_.c_str(), dest_.c_str()) != 0)
     throw IoError(os_error("cannot move the finished file into place", dest_));
   committed_ = true;
+  detail::unregister_temp(temp_);
   std::filesystem::path dir = std::filesystem::path(dest_).parent_path();
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/fault_guard.hpp"
 #include "lorakit/io.hpp"
 
 namespace lorakit::io {
@@ -42,6 +43,7 @@ MappedFile MappedFile::open(const std::string& path) {
       throw IoError(path + ": cannot map: " + std::strerror(e));
     }
     m.data_ = static_cast<const std::byte*>(p);
+    detail::register_mapping(p, m.size_, path);
   }
   ::close(fd);
   return m;
@@ -55,7 +57,10 @@ MappedFile::MappedFile(MappedFile&& o) noexcept
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
-    if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+    if (data_) {
+      detail::unregister_mapping(data_);
+      ::munmap(const_cast<std::byte*>(data_), size_);
+    }
     path_ = std::move(o.path_);
     data_ = o.data_;
     size_ = o.size_;
@@ -66,7 +71,9 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (!data_) return;
+  detail::unregister_mapping(data_);
+  ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
 void MappedFile::advise_sequential(uint64_t offset, uint64_t len) const {

@@ -1,7 +1,9 @@
 /* Fault injection for the tests (tests/tools/fault_injection_test.cpp), loaded with LD_PRELOAD into
  * a `lorakit` process: every output of lorakit is written with pwrite (src/io/atomic_file.cpp), so
  * failing pwrite once LORAKIT_FAIL_WRITES_AFTER bytes have been written makes a disk that fills up
- * part-way through a file; LORAKIT_FAIL_FSYNC=1 makes fsync report an I/O error. */
+ * part-way through a file; LORAKIT_FAIL_FSYNC=1 makes fsync report an I/O error;
+ * LORAKIT_TRUNCATE_ON_WRITE=PATH truncates PATH (an input lorakit has mapped) to zero bytes at the
+ * first pwrite, as another program rewriting the file would. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,7 +21,11 @@ static long long limit_bytes(void) {
 
 typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
 
+static atomic_int truncated;
+
 static ssize_t limited(pwrite_fn real, int fd, const void* buf, size_t n, off_t off) {
+  const char* victim = getenv("LORAKIT_TRUNCATE_ON_WRITE");
+  if (victim && atomic_exchange(&truncated, 1) == 0) truncate(victim, 0);
   const long long limit = limit_bytes();
   if (limit >= 0) {
     const long long before = atomic_fetch_add(&written, (long long)n);

@@ -134,6 +134,46 @@ TEST(FaultInjection, FsyncFailureLeavesNothing) {
   EXPECT_EQ(names_in(in.dir.path()), before);
 }
 
+TEST(FaultInjection, InputTruncatedWhileMappedIsAnErrorNotACrash) {
+  // The model is cut to zero bytes at merge's first write, while it is mapped: the next read of
+  // its pages raises SIGBUS, which the guard turns into the one-line error (io.hpp).
+  Inputs in;
+  const auto before = names_in(in.dir.path());
+  const auto r = run_with(disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + in.model,
+                          "merge " + in.model + " -l " + in.lora + " -o " +
+                              (in.dir / "out.safetensors").string() + " --threads 1",
+                          in.dir.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("m.safetensors: the file changed while it was being read"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(fs::file_size(in.model), 0u);  // the fault happened
+  EXPECT_EQ(names_in(in.dir.path()), before) << "no destination, no temporary file";
+}
+
+TEST(FaultInjection, BusErrorOnATruncatedInputIsAnErrorNotACrash) {
+  // `quantize` decodes every tensor from the mapping: after the cut, that read raises SIGBUS and
+  // the guard reports it, removes the temporary output and exits 2.
+  Inputs in;
+  const auto victim = in.dir / "victim.safetensors";
+  fs::copy_file(in.model, victim);
+  const auto before = names_in(in.dir.path());
+  const auto r =
+      run_with(disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + victim.string(),
+               "quantize " + victim.string() + " --type f32 -o " +
+                   (in.dir / "q.safetensors").string() + " --threads 1",
+               in.dir.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("victim.safetensors: the file changed while it was being read"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("bus error at byte"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(fs::file_size(victim), 0u);
+  EXPECT_EQ(names_in(in.dir.path()), before) << "no destination, no temporary file";
+}
+
 TEST(FaultInjection, FileSizeLimitRefusedBeforeWriting) {
   // `ulimit -f` (SIGXFSZ ignored): sizing the output fails with EFBIG before any data is written.
   Inputs in;

@@ -1,13 +1,30 @@
 #include "test_util.hpp"
 
+#include <tbb/global_control.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
 namespace lorakit::testing {
+
+namespace {
+// LORAKIT_TEST_TBB_THREADS=N caps oneTBB's workers for the whole test binary. The TSan run sets
+// it to 1 (scripts/sanitize): Debian's libtbb is not instrumented, so TSan cannot see the
+// synchronisation inside it and reports TBB's own task bookkeeping as races. With one TBB thread
+// the races TSan checks are those between the tests' own threads (readers during switches).
+const std::unique_ptr<tbb::global_control> g_tbb_cap = [] {
+  const char* s = std::getenv("LORAKIT_TEST_TBB_THREADS");
+  const long n = s ? std::strtol(s, nullptr, 10) : 0;
+  return n > 0 ? std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                       static_cast<size_t>(n))
+               : nullptr;
+}();
+}  // namespace
 
 TempDir::TempDir() {
   std::string templ = (std::filesystem::temp_directory_path() / "lorakit-test-XXXXXX").string();

@@ -7,8 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+
+#include "lorakit/io.hpp"
 
 namespace lorakit::fuzz {
 
@@ -34,5 +37,18 @@ class MemFile {
   int fd_ = -1;
   std::string path_;
 };
+
+// Every tensor view of an opened source is exactly its declared size and lies inside the mapping
+// (its first and last bytes are read); aborts otherwise, which the fuzzer reports.
+inline void check_views(const io::TensorSource& src) {
+  for (const auto& t : src.tensors()) {
+    const auto v = src.view(t);
+    if (v.bytes.size() != t.nbytes) std::abort();
+    if (!v.bytes.empty()) {
+      volatile std::byte first = v.bytes.front(), last = v.bytes.back();
+      (void)first, (void)last;
+    }
+  }
+}
 
 }  // namespace lorakit::fuzz

@@ -33,23 +33,6 @@ struct Inputs {
   }
 };
 
-// Runs `lorakit ARGS` after `setup` (shell commands: environment, limits) in `dir`.
-CommandResult run_with(const std::string& setup, const std::string& args, const fs::path& dir) {
-  const auto out = dir / "cmd.stdout", err = dir / "cmd.stderr";
-  const std::string cmd = "exec >" + out.string() + " 2>" + err.string() + " </dev/null; " + setup +
-                          "; exec " + std::string(LORAKIT_BINARY) + " " + args;
-  const int rc = std::system(("/bin/sh -c '" + cmd + "'").c_str());
-  CommandResult r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  auto text = [](const fs::path& p) {
-    const auto b = read_file(p);
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-  };
-  r.out = text(out);
-  r.err = text(err);
-  return r;
-}
-
 // pwrite fails with ENOSPC after `bytes` bytes (a short write first), as a disk filling up.
 std::string disk_full_after(uint64_t bytes) {
   // A sanitizer runtime insists on coming first in the library list; the shim does not mind.
@@ -80,18 +63,16 @@ TEST(FaultInjection, MergeDiskFullMidWriteLeavesNothing) {
   const auto before = names_in(in.dir.path());
   for (const char* out : {"out.safetensors", "out.gguf"}) {
     SCOPED_TRACE(out);
-    const auto r = run_with(
-        disk_full_after(300000),
+    const auto r = run_lorakit(
         "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / out).string() + " --threads 2",
-        in.dir.path());
+        in.dir.path(), disk_full_after(300000));
     expect_clean_failure(r, out, "No space left on device");
     EXPECT_EQ(names_in(in.dir.path()), before) << "no destination, no temporary file";
   }
   // With room the same command works: the failure above was the fault, not the input.
-  const auto ok = run_with(
-      disk_full_after(1ull << 40),
+  const auto ok = run_lorakit(
       "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "ok.safetensors").string(),
-      in.dir.path());
+      in.dir.path(), disk_full_after(1ull << 40));
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
@@ -99,9 +80,8 @@ TEST(FaultInjection, MergeDiskFullKeepsThePreviousVersion) {
   Inputs in;
   const auto dest = in.dir / "out.safetensors";
   { std::ofstream(dest) << "the previous version"; }
-  const auto r =
-      run_with(disk_full_after(300000),
-               "merge " + in.model + " -l " + in.lora + " -o " + dest.string(), in.dir.path());
+  const auto r = run_lorakit("merge " + in.model + " -l " + in.lora + " -o " + dest.string(),
+                             in.dir.path(), disk_full_after(300000));
   expect_clean_failure(r, "out.safetensors", "No space left on device");
   std::ifstream f(dest);
   std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -115,9 +95,8 @@ TEST(FaultInjection, QuantizeDiskFullMidWriteLeavesNothing) {
     SCOPED_TRACE(out);
     const std::string type = std::string(out) == "q.gguf" ? "q8_0" : "f32";
     const auto r =
-        run_with(disk_full_after(200000),
-                 "quantize " + in.model + " --type " + type + " -o " + (in.dir / out).string(),
-                 in.dir.path());
+        run_lorakit("quantize " + in.model + " --type " + type + " -o " + (in.dir / out).string(),
+                    in.dir.path(), disk_full_after(200000));
     expect_clean_failure(r, out, "No space left on device");
     EXPECT_EQ(names_in(in.dir.path()), before);
   }
@@ -127,9 +106,8 @@ TEST(FaultInjection, FsyncFailureLeavesNothing) {
   Inputs in;
   const auto before = names_in(in.dir.path());
   const auto r =
-      run_with(disk_full_after(1ull << 40) + " LORAKIT_FAIL_FSYNC=1",
-               "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "o.gguf").string(),
-               in.dir.path());
+      run_lorakit("merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "o.gguf").string(),
+                  in.dir.path(), disk_full_after(1ull << 40) + " LORAKIT_FAIL_FSYNC=1");
   expect_clean_failure(r, "o.gguf", "fsync failed");
   EXPECT_EQ(names_in(in.dir.path()), before);
 }
@@ -139,10 +117,10 @@ TEST(FaultInjection, InputTruncatedWhileMappedIsAnErrorNotACrash) {
   // its pages raises SIGBUS, which the guard turns into the one-line error (io.hpp).
   Inputs in;
   const auto before = names_in(in.dir.path());
-  const auto r = run_with(disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + in.model,
-                          "merge " + in.model + " -l " + in.lora + " -o " +
-                              (in.dir / "out.safetensors").string() + " --threads 1",
-                          in.dir.path());
+  const auto r = run_lorakit(
+      "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "out.safetensors").string() +
+          " --threads 1",
+      in.dir.path(), disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + in.model);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("m.safetensors: the file changed while it was being read"),
             std::string::npos)
@@ -159,11 +137,10 @@ TEST(FaultInjection, BusErrorOnATruncatedInputIsAnErrorNotACrash) {
   const auto victim = in.dir / "victim.safetensors";
   fs::copy_file(in.model, victim);
   const auto before = names_in(in.dir.path());
-  const auto r =
-      run_with(disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + victim.string(),
-               "quantize " + victim.string() + " --type f32 -o " +
-                   (in.dir / "q.safetensors").string() + " --threads 1",
-               in.dir.path());
+  const auto r = run_lorakit(
+      "quantize " + victim.string() + " --type f32 -o " + (in.dir / "q.safetensors").string() +
+          " --threads 1",
+      in.dir.path(), disk_full_after(1ull << 40) + " LORAKIT_TRUNCATE_ON_WRITE=" + victim.string());
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("victim.safetensors: the file changed while it was being read"),
             std::string::npos)
@@ -178,10 +155,9 @@ TEST(FaultInjection, FileSizeLimitRefusedBeforeWriting) {
   // `ulimit -f` (SIGXFSZ ignored): sizing the output fails with EFBIG before any data is written.
   Inputs in;
   const auto before = names_in(in.dir.path());
-  const auto r = run_with(
-      "ulimit -f 512; trap \"\" XFSZ",
+  const auto r = run_lorakit(
       "merge " + in.model + " -l " + in.lora + " -o " + (in.dir / "out.safetensors").string(),
-      in.dir.path());
+      in.dir.path(), "ulimit -f 512; trap \"\" XFSZ");
   expect_clean_failure(r, "out.safetensors", "File too large");
   EXPECT_EQ(names_in(in.dir.path()), before);
 }

@@ -6,10 +6,11 @@
 
 namespace lorakit::testing {
 
-CommandResult run_lorakit(const std::string& args, const std::filesystem::path& dir) {
+CommandResult run_lorakit(const std::string& args, const std::filesystem::path& dir,
+                          const std::string& setup) {
   const auto out = dir / "cmd.stdout", err = dir / "cmd.stderr";
-  const std::string cmd = std::string(LORAKIT_BINARY) + " " + args + " >" + out.string() + " 2>" +
-                          err.string() + " </dev/null";
+  const std::string cmd = (setup.empty() ? "" : setup + "; ") + std::string(LORAKIT_BINARY) + " " +
+                          args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   int rc = std::system(cmd.c_str());
   CommandResult r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

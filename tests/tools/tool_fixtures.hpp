@@ -1,5 +1,5 @@
-// Small model files for the tool tests, written with lorakit's own writers (whose byte layout is pinned
-// by the io tests against the reference corpora).
+// Small model files for the tool tests, written with lorakit's own writers (whose byte layout is
+// pinned by the io tests against the reference corpora).
 #pragma once
 
 #include <cstring>
@@ -56,11 +56,13 @@ inline std::vector<float> quant_input(const std::string& family) {
   return as_floats(b);
 }
 
-// Runs a shell command; returns its exit status and captures stdout/stderr into files in `dir`.
+// Runs `lorakit ARGS` through the shell, after `setup` (shell commands: environment, limits) when
+// given; returns its exit status and captures stdout/stderr into files in `dir`.
 struct CommandResult {
   int status;
   std::string out, err;
 };
-CommandResult run_lorakit(const std::string& args, const std::filesystem::path& dir);
+CommandResult run_lorakit(const std::string& args, const std::filesystem::path& dir,
+                          const std::string& setup = "");
 
 }  // namespace lorakit::testing

@@ -373,7 +373,6 @@ SwitchReport Session::set_adapters(const std::vector<AdapterRequest>& set) {
   next.reset();
   old.reset();
   im.spares->drop_old();
-  if (!im.options.reuse_buffers) im.spares->clear();
   {
     std::lock_guard lock(im.mu);
     im.stats.overlay_evictions += rep.evicted;
